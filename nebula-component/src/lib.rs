@@ -1,1 +1,58 @@
-//! placeholder
+//! Nebula's instrumenter: WebAssembly component bytes in, the same component
+//! wrapped in `wasi:otel` tracing proxies out.
+//!
+//! The pipeline runs in named phases, each in its own module:
+//!
+//! 1. [`analyze`]: validate the input, recover its world and decide what to
+//!    wrap (an immutable [`analyze::Plan`]);
+//! 2. [`proxy`]: synthesize the export proxy as wasm: a core module made of
+//!    the prebuilt span runtime plus one generated forwarder per function,
+//!    turned into a component by `wit-component`;
+//! 3. [`compose`]: wire target and proxy together with `wac-graph` and
+//!    validate the result.
+//!
+//! No I/O happens here: the same code runs natively and inside `nebula.wasm`.
+#![deny(missing_docs)]
+
+pub mod analyze;
+pub mod compose;
+mod error;
+mod options;
+pub mod proxy;
+mod report;
+mod wit_sources;
+
+pub use error::Error;
+pub use options::{Options, OtelFlavor, Pattern};
+pub use report::{Direction, Report, WrappedFunction};
+
+/// The instrumented component and what was done to it.
+#[derive(Debug, Clone)]
+pub struct Instrumented {
+    /// The binary-encoded, validated, composed component.
+    pub component: Vec<u8>,
+    /// What was wrapped, what was left alone, and the proxy world.
+    pub report: Report,
+}
+
+/// Instruments one component: every exported function the options select is
+/// wrapped in a `server` span.
+///
+/// Returns a typed [`Error`] for input that is not a valid component, and
+/// never panics on bad input.
+pub fn instrument(component: &[u8], options: &Options) -> Result<Instrumented, Error> {
+    let plan = analyze::Plan::new(component, options)?;
+    if plan.wrapped().next().is_none() {
+        // Nothing to wrap: the input is already the answer.
+        return Ok(Instrumented {
+            component: component.to_vec(),
+            report: plan.report(String::new()),
+        });
+    }
+    let proxy = proxy::ExportProxy::build(&plan, options)?;
+    let composed = compose::compose(component, &plan, &proxy)?;
+    Ok(Instrumented {
+        component: composed,
+        report: plan.report(proxy.wit),
+    })
+}

@@ -1,0 +1,359 @@
+//! Bytes in, an immutable [`Plan`] out: validation, the component's world,
+//! and for each export whether it is wrapped or passed through (and why).
+//!
+//! Limits (each passes through unwrapped, with the reason in the report):
+//! - interfaces that define resource types (wrapping exported resources
+//!   needs proxy-owned handles);
+//! - component-model async functions, futures, streams, maps and
+//!   fixed-length lists;
+//! - `wasi:otel` itself, which is never wrapped.
+
+use wasmparser::{Parser, Payload, Validator, WasmFeatures};
+use wit_parser::decoding::DecodedWasm;
+use wit_parser::{
+    Function, FunctionKind, InterfaceId, Resolve, Type, TypeDefKind, WorldId, WorldItem,
+    WorldKey,
+};
+
+use crate::report::{Direction, Report, WrappedFunction};
+use crate::wit_sources::RuntimeImports;
+use crate::{Error, Options};
+
+/// What to do with one export of the target.
+#[derive(Debug, Clone)]
+pub enum Treatment {
+    /// Forward every function through the proxy; those with a span say so.
+    Wrap(Vec<PlannedFunction>),
+    /// Export the target's item directly, without spans.
+    PassThrough {
+        /// Why it is not wrapped.
+        reason: String,
+    },
+}
+
+/// One function of a wrapped export.
+#[derive(Debug, Clone)]
+pub struct PlannedFunction {
+    /// The WIT function, from the plan's `Resolve`.
+    pub func: Function,
+    /// The span around each call, or `None` when the filters leave it out
+    /// (it is still forwarded: the proxy mirrors the whole item).
+    pub span: Option<WrappedFunction>,
+}
+
+/// One export of the target, in the target's order.
+#[derive(Debug, Clone)]
+pub struct ExportItem {
+    /// The export's name in the component (`ns:pkg/iface@1.0.0`, `f`).
+    pub name: String,
+    /// The export's key in the world.
+    pub key: WorldKey,
+    /// Wrapped or passed through.
+    pub treatment: Treatment,
+}
+
+/// Everything the later phases need, computed once from the input.
+pub struct Plan {
+    /// The target's decoded packages plus the runtime's imports.
+    pub resolve: Resolve,
+    /// The target's world in `resolve`.
+    pub world: WorldId,
+    /// The interfaces the span runtime imports, dependencies first.
+    pub runtime_imports: Vec<InterfaceId>,
+    /// Every export, in order.
+    pub exports: Vec<ExportItem>,
+    /// The `wasm.component.name` attribute value.
+    pub component_name: String,
+}
+
+impl Plan {
+    /// Validates `bytes`, decodes the world and decides what to wrap.
+    pub fn new(bytes: &[u8], options: &Options) -> Result<Self, Error> {
+        let own_name = check_component(bytes)?;
+        let (mut resolve, world) = match wit_parser::decoding::decode(bytes) {
+            Ok(DecodedWasm::Component(resolve, world)) => (resolve, world),
+            Ok(DecodedWasm::WitPackage(..)) => {
+                return Err(Error::NotAComponent(
+                    "the input is a WIT package encoded as wasm, not a component; \
+                     instrument the component built from it instead"
+                        .into(),
+                ));
+            }
+            Err(e) => {
+                return Err(Error::Unsupported(format!(
+                    "cannot recover the component's WIT world: {e:#}"
+                )));
+            }
+        };
+        let runtime = RuntimeImports::load()?;
+        let remap = resolve
+            .merge(runtime.resolve)
+            .map_err(|e| Error::Unsupported(format!("the component's `wasi:otel`, `wasi:clocks` or `wasi:random` packages conflict with the ones Nebula imports: {e:#}")))?;
+        let runtime_imports = runtime
+            .interfaces
+            .iter()
+            .map(|id| remap.interfaces[id.index()].expect("merged interface"))
+            .collect();
+
+        let component_name = options
+            .component_name
+            .clone()
+            .or(own_name)
+            .unwrap_or_else(|| "component".to_string());
+
+        let mut exports = Vec::new();
+        for (key, item) in &resolve.worlds[world].exports {
+            let name = resolve.name_world_key(key);
+            let treatment = match item {
+                WorldItem::Interface { id, .. } => plan_interface(&resolve, key, *id, options),
+                WorldItem::Function(func) => plan_freestanding(&resolve, world, func, options),
+                WorldItem::Type { .. } => Treatment::PassThrough {
+                    reason: "a type, not a function".into(),
+                },
+            };
+            exports.push(ExportItem {
+                name,
+                key: key.clone(),
+                treatment,
+            });
+        }
+        Ok(Plan {
+            resolve,
+            world,
+            runtime_imports,
+            exports,
+            component_name,
+        })
+    }
+
+    /// The exports that go through the proxy.
+    pub fn wrapped(&self) -> impl Iterator<Item = (&ExportItem, &[PlannedFunction])> {
+        self.exports.iter().filter_map(|item| match &item.treatment {
+            Treatment::Wrap(funcs) => Some((item, funcs.as_slice())),
+            Treatment::PassThrough { .. } => None,
+        })
+    }
+
+    /// The report for this plan, with the proxy world's WIT text.
+    pub fn report(&self, proxy_wit: String) -> Report {
+        let mut report = Report {
+            proxy_wit,
+            ..Report::default()
+        };
+        for item in &self.exports {
+            match &item.treatment {
+                Treatment::Wrap(funcs) => report
+                    .wrapped
+                    .extend(funcs.iter().filter_map(|f| f.span.clone())),
+                Treatment::PassThrough { reason } => {
+                    report.skipped.push(format!("`{}`: {reason}", item.name))
+                }
+            }
+        }
+        report
+    }
+}
+
+const CORE_MODULE: &str = "the input is a core WebAssembly module, not a component; \
+    make a component of it with `wasm-tools component new module.wasm -o component.wasm` \
+    (add `--adapt wasi_snapshot_preview1.wasm` for a WASI preview1 module), \
+    or build it for the `wasm32-wasip2` target";
+
+/// Checks that `bytes` is a valid binary component; returns the component's
+/// own name from its name section, if it has one.
+fn check_component(bytes: &[u8]) -> Result<Option<String>, Error> {
+    if bytes.is_empty() {
+        return Err(Error::NotAComponent(
+            "the input is empty; expected a WebAssembly component".into(),
+        ));
+    }
+    if !bytes.starts_with(b"\0asm") {
+        let text = std::str::from_utf8(&bytes[..bytes.len().min(4096)]).ok();
+        let message = match text.map(str::trim_start) {
+            Some(t) if t.starts_with("(component") || t.starts_with("(module") => {
+                "the input is WebAssembly text, not binary; encode it with \
+                 `wasm-tools parse input.wat -o output.wasm`"
+            }
+            Some(_) => "the input is text, not WebAssembly; expected a binary component (`.wasm`)",
+            None => {
+                "the input is not WebAssembly (it lacks the `\\0asm` header); \
+                 expected a binary component (`.wasm`)"
+            }
+        };
+        return Err(Error::NotAComponent(message.into()));
+    }
+    if Parser::is_core_wasm(bytes) {
+        return Err(Error::NotAComponent(CORE_MODULE.into()));
+    }
+    if !Parser::is_component(bytes) {
+        return Err(Error::NotAComponent(
+            "the input has the WebAssembly header but an unknown version or layer; \
+             expected a component (version 0x0d, layer 1)"
+                .into(),
+        ));
+    }
+
+    let mut validator = Validator::new_with_features(WasmFeatures::all());
+    let mut depth = 0usize;
+    let mut name = None;
+    for payload in Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| Error::Invalid(e.to_string()))?;
+        validator
+            .payload(&payload)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        match &payload {
+            Payload::Version { .. } => depth += 1,
+            Payload::End(_) => depth -= 1,
+            Payload::CustomSection(section) if depth == 1 => {
+                if let wasmparser::KnownCustom::ComponentName(names) = section.as_known() {
+                    for entry in names.into_iter().flatten() {
+                        if let wasmparser::ComponentName::Component { name: n, .. } = entry {
+                            name = Some(n.to_string());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(name)
+}
+
+/// The span name of a function in an interface export (`ns:pkg/iface#f`,
+/// without the version) or of a freestanding one (`f`).
+fn span_name(resolve: &Resolve, key: Option<&WorldKey>, func: &Function) -> String {
+    let Some(key) = key else {
+        return func.name.clone();
+    };
+    let interface = match key {
+        WorldKey::Name(name) => name.clone(),
+        WorldKey::Interface(id) => {
+            let iface = &resolve.interfaces[*id];
+            match (iface.package, &iface.name) {
+                (Some(pkg), Some(name)) => {
+                    let pkg = &resolve.packages[pkg].name;
+                    format!("{}:{}/{name}", pkg.namespace, pkg.name)
+                }
+                _ => resolve.name_world_key(key),
+            }
+        }
+    };
+    format!("{interface}#{}", func.name)
+}
+
+fn plan_interface(
+    resolve: &Resolve,
+    key: &WorldKey,
+    id: InterfaceId,
+    options: &Options,
+) -> Treatment {
+    let iface = &resolve.interfaces[id];
+    if let Some(pkg) = iface.package {
+        let pkg = &resolve.packages[pkg].name;
+        if pkg.namespace == "wasi" && pkg.name == "otel" {
+            return Treatment::PassThrough {
+                reason: "`wasi:otel` is never wrapped".into(),
+            };
+        }
+    }
+    if let Some((name, _)) = iface
+        .types
+        .iter()
+        .find(|(_, ty)| matches!(resolve.types[**ty].kind, TypeDefKind::Resource))
+    {
+        return Treatment::PassThrough {
+            reason: format!(
+                "defines resource `{name}`; exported resources pass through unwrapped in this version"
+            ),
+        };
+    }
+    let mut funcs = Vec::new();
+    for func in iface.functions.values() {
+        if let Some(reason) = unwrappable(resolve, func) {
+            return Treatment::PassThrough { reason };
+        }
+        funcs.push(planned(resolve, Some(key), func, options));
+    }
+    if funcs.iter().all(|f| f.span.is_none()) {
+        return Treatment::PassThrough {
+            reason: "no function selected by the include/exclude patterns".into(),
+        };
+    }
+    Treatment::Wrap(funcs)
+}
+
+fn plan_freestanding(resolve: &Resolve, world: WorldId, func: &Function, options: &Options) -> Treatment {
+    if let Some(reason) = unwrappable(resolve, func) {
+        return Treatment::PassThrough { reason };
+    }
+    if resolve.worlds[world]
+        .imports
+        .contains_key(&WorldKey::Name(func.name.clone()))
+    {
+        return Treatment::PassThrough {
+            reason: "an import has the same name, which a proxy cannot both import and export"
+                .into(),
+        };
+    }
+    let planned = planned(resolve, None, func, options);
+    if planned.span.is_none() {
+        return Treatment::PassThrough {
+            reason: "not selected by the include/exclude patterns".into(),
+        };
+    }
+    Treatment::Wrap(vec![planned])
+}
+
+fn planned(resolve: &Resolve, key: Option<&WorldKey>, func: &Function, options: &Options) -> PlannedFunction {
+    let span_name = span_name(resolve, key, func);
+    let span = options.selects(&span_name).then(|| WrappedFunction {
+        span_name,
+        direction: Direction::Export,
+        interface: key.map(|k| resolve.name_world_key(k)),
+        function: func.name.clone(),
+    });
+    PlannedFunction {
+        func: func.clone(),
+        span,
+    }
+}
+
+/// Why `func` cannot be forwarded by a synchronous proxy, if it cannot.
+fn unwrappable(resolve: &Resolve, func: &Function) -> Option<String> {
+    if !matches!(func.kind, FunctionKind::Freestanding) {
+        return Some(format!(
+            "`{}` is a component-model async function or a resource item",
+            func.name
+        ));
+    }
+    let types = func.params.iter().map(|p| p.ty).chain(func.result);
+    for ty in types {
+        if let Some(kind) = unsupported_type(resolve, ty) {
+            return Some(format!("`{}` uses a {kind}", func.name));
+        }
+    }
+    None
+}
+
+/// The first type inside `ty` that a synchronous proxy cannot forward.
+fn unsupported_type(resolve: &Resolve, ty: Type) -> Option<&'static str> {
+    let Type::Id(id) = ty else {
+        return (ty == Type::ErrorContext).then_some("error-context");
+    };
+    let def = &resolve.types[id];
+    let inner: Vec<Type> = match &def.kind {
+        TypeDefKind::Future(_) => return Some("future"),
+        TypeDefKind::Stream(_) => return Some("stream"),
+        TypeDefKind::Map(..) => return Some("map"),
+        TypeDefKind::FixedLengthList(..) => return Some("fixed-length list"),
+        TypeDefKind::Unknown => return Some("type Nebula does not know"),
+        TypeDefKind::Resource | TypeDefKind::Handle(_) => Vec::new(),
+        TypeDefKind::Flags(_) | TypeDefKind::Enum(_) => Vec::new(),
+        TypeDefKind::Record(r) => r.fields.iter().map(|f| f.ty).collect(),
+        TypeDefKind::Tuple(t) => t.types.clone(),
+        TypeDefKind::Variant(v) => v.cases.iter().filter_map(|c| c.ty).collect(),
+        TypeDefKind::Option(t) | TypeDefKind::List(t) | TypeDefKind::Type(t) => vec![*t],
+        TypeDefKind::Result(r) => r.ok.iter().chain(r.err.iter()).copied().collect(),
+    };
+    inner.into_iter().find_map(|t| unsupported_type(resolve, t))
+}

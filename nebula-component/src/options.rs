@@ -1,0 +1,131 @@
+//! What to instrument and how.
+
+use crate::Error;
+
+/// Which revision of `wasi:otel` the proxies import.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum OtelFlavor {
+    /// `wasi:otel/tracing@0.3.0` with `inner-span-context`.
+    #[default]
+    Inner,
+    /// Upstream's `current-span-context`, at the given package version
+    /// (for example `0.2.0-rc.2`).
+    Current(String),
+}
+
+/// Options of [`crate::instrument`]; `Options::default()` wraps every
+/// exported function with the `inner` flavor.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Only functions whose span name matches one of these are wrapped
+    /// (empty: all). Defaults to empty.
+    pub include: Vec<Pattern>,
+    /// Functions whose span name matches one of these are not wrapped.
+    /// Defaults to empty.
+    pub exclude: Vec<Pattern>,
+    /// The `wasi:otel` flavor. Defaults to [`OtelFlavor::Inner`].
+    pub flavor: OtelFlavor,
+    /// The value of the `wasm.component.name` attribute. Defaults to the
+    /// component's own name section, else `component`.
+    pub component_name: Option<String>,
+}
+
+impl Options {
+    /// Whether the function with this span name gets a span.
+    pub fn selects(&self, span_name: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|p| p.matches(span_name)))
+            && !self.exclude.iter().any(|p| p.matches(span_name))
+    }
+}
+
+/// A glob pattern on span names: `*` matches any run of characters, `?` one
+/// character, everything else itself (`wasi:http/*`, `*#handle`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern(String);
+
+impl Pattern {
+    /// Parses a pattern; an empty one is refused since it would match nothing.
+    pub fn new(pattern: &str) -> Result<Self, Error> {
+        if pattern.is_empty() {
+            return Err(Error::BadOptions(
+                "empty pattern; use `*` to match every span name".into(),
+            ));
+        }
+        Ok(Pattern(pattern.to_string()))
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `text` matches the whole pattern.
+    pub fn matches(&self, text: &str) -> bool {
+        let pattern: Vec<char> = self.0.chars().collect();
+        let text: Vec<char> = text.chars().collect();
+        // Iterative glob matching with backtracking to the last `*`.
+        let (mut p, mut t) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while t < text.len() {
+            match pattern.get(p) {
+                Some('*') => {
+                    star = Some((p, t));
+                    p += 1;
+                }
+                Some(&c) if c == '?' || c == text[t] => {
+                    p += 1;
+                    t += 1;
+                }
+                _ => match star {
+                    Some((sp, st)) => {
+                        p = sp + 1;
+                        t = st + 1;
+                        star = Some((sp, st + 1));
+                    }
+                    None => return false,
+                },
+            }
+        }
+        pattern[p..].iter().all(|&c| c == '*')
+    }
+}
+
+impl std::str::FromStr for Pattern {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Pattern::new(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        let p = |s: &str| Pattern::new(s).unwrap();
+        assert!(p("wasi:http/*").matches("wasi:http/incoming-handler#handle"));
+        assert!(p("*#handle").matches("wasi:http/incoming-handler#handle"));
+        assert!(!p("*#handle").matches("wasi:http/incoming-handler#handler"));
+        assert!(p("a?c").matches("abc"));
+        assert!(!p("a?c").matches("ac"));
+        assert!(p("*").matches(""));
+        assert!(p("my:pkg/iface#*").matches("my:pkg/iface#f"));
+        assert!(!p("my:pkg/iface#*").matches("my:pkg/other#f"));
+        assert!(p("*a*b*").matches("xxaxxbxx"));
+        assert!(Pattern::new("").is_err());
+    }
+
+    #[test]
+    fn include_and_exclude() {
+        let options = Options {
+            include: vec![Pattern::new("a:b/*").unwrap()],
+            exclude: vec![Pattern::new("*#skip").unwrap()],
+            ..Options::default()
+        };
+        assert!(options.selects("a:b/c#f"));
+        assert!(!options.selects("a:b/c#skip"));
+        assert!(!options.selects("x:y/z#f"));
+    }
+}

@@ -1,0 +1,120 @@
+//! Proxy synthesis: one export proxy per instrumented component, generated
+//! as wasm (no compiler at instrument time).
+//!
+//! - [`world`]: the proxy's WIT world;
+//! - [`descriptor`]: the per-function data the span runtime reads;
+//! - [`abi`]: where a call's `result` status sits (the only canonical-ABI
+//!   layout knowledge);
+//! - [`module`]: the core module (span runtime + forwarders);
+//!
+//! `wit-component` turns the core module into the proxy component.
+
+mod abi;
+mod descriptor;
+mod module;
+mod world;
+
+use wit_component::{ComponentEncoder, StringEncoding};
+use wit_parser::abi::AbiVariant;
+use wit_parser::{
+    LiftLowerAbi, ManglingAndAbi, SizeAlign, WasmExport, WasmExportKind, WasmImport, WorldItem,
+};
+
+use crate::analyze::Plan;
+use crate::{Error, Options, OtelFlavor};
+use abi::{StatusProbe, core_type, return_area};
+use descriptor::DescriptorData;
+use module::{Forwarder, SpanRuntime};
+
+/// The span runtime, a core module built from `runtime/` by `build.rs`.
+static SPAN_RUNTIME: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_span_runtime.wasm"));
+
+/// The generated export proxy of one component.
+pub struct ExportProxy {
+    /// The proxy component's bytes.
+    pub component: Vec<u8>,
+    /// The proxy world as WIT text.
+    pub wit: String,
+}
+
+impl ExportProxy {
+    /// Generates the proxy for everything `plan` wraps.
+    pub fn build(plan: &Plan, options: &Options) -> Result<Self, Error> {
+        if let OtelFlavor::Current(version) = &options.flavor {
+            return Err(Error::BadOptions(format!(
+                "the `current` flavor (`wasi:otel@{version}`) is not available in this version; \
+                 use the default `inner` flavor"
+            )));
+        }
+        let (resolve, world) = world::proxy_world(plan)?;
+        let mut sizes = SizeAlign::default();
+        sizes
+            .fill(&resolve)
+            .map_err(|e| Error::internal("computing type layouts", e))?;
+        let runtime = SpanRuntime::parse(SPAN_RUNTIME)?;
+        let mut data = DescriptorData::new(runtime.descriptor_base());
+        let mangling = ManglingAndAbi::Legacy(LiftLowerAbi::Sync);
+
+        let mut forwarders = Vec::new();
+        for (item, funcs) in plan.wrapped() {
+            let interface = match &resolve.worlds[plan.world].exports[&item.key] {
+                WorldItem::Function(_) => None,
+                _ => Some(&item.key),
+            };
+            for planned in funcs {
+                let func = &planned.func;
+                let import = resolve.wasm_signature(AbiVariant::GuestImport, func);
+                let export = resolve.wasm_signature(AbiVariant::GuestExport, func);
+                let export_name = |kind| {
+                    resolve.wasm_export_name(
+                        mangling,
+                        WasmExport::Func {
+                            interface,
+                            func,
+                            kind,
+                        },
+                    )
+                };
+                let status = StatusProbe::new(&resolve, &sizes, func, import.retptr);
+                let descriptor = planned
+                    .span
+                    .as_ref()
+                    .map(|span| data.add(&plan.component_name, span, status.case_names()));
+                forwarders.push(Forwarder {
+                    import: resolve
+                        .wasm_import_name(mangling, WasmImport::Func { interface, func }),
+                    export: export_name(WasmExportKind::Normal),
+                    post_return: export_name(WasmExportKind::PostReturn),
+                    import_params: import.params.iter().map(|t| core_type(*t)).collect(),
+                    import_results: import.results.iter().map(|t| core_type(*t)).collect(),
+                    export_params: export.params.iter().map(|t| core_type(*t)).collect(),
+                    export_results: export.results.iter().map(|t| core_type(*t)).collect(),
+                    retptr: import.retptr,
+                    return_area: return_area(&sizes, func),
+                    descriptor,
+                    status,
+                });
+            }
+        }
+
+        let mut module = module::link(&runtime, &forwarders, data.bytes(), &|m, n| {
+            (m.to_string(), n.to_string())
+        })?;
+        wit_component::embed_component_metadata(
+            &mut module,
+            &resolve,
+            world,
+            StringEncoding::UTF8,
+            false,
+        )
+            .map_err(|e| Error::internal("embedding the proxy world", e))?;
+        let component = ComponentEncoder::default()
+            .module(&module)
+            .and_then(|encoder| encoder.validate(true).encode())
+            .map_err(|e| Error::internal("encoding the proxy component", e))?;
+        Ok(ExportProxy {
+            component,
+            wit: world::print(&resolve, world),
+        })
+    }
+}

@@ -1,0 +1,445 @@
+//! Emits a proxy's core module: the prebuilt span runtime, re-encoded with
+//! its function indices shifted, plus generated imports of the wrapped
+//! functions, one forwarder per function and the `post-return`s.
+//!
+//! Index spaces of the output:
+//!
+//! ```text
+//! functions: [runtime imports][wrapped imports][runtime code][forwarders][post-returns]
+//! memory:    [runtime stack+data][descriptors][bump arena, grown on demand]
+//! ```
+//!
+//! A forwarder is
+//!
+//! ```text
+//! h = nebula_span_start(descriptor)       ; only when the function has a span
+//! import(params.., [area = cabi_realloc(0, 0, align, size)])
+//! nebula_span_end(h, <status probe>)      ; see `abi.rs`
+//! return result | area
+//! ```
+//!
+//! and every `post-return` calls `nebula_reset`, freeing the arena.
+
+use std::collections::HashMap;
+
+use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+use wasm_encoder::{
+    CodeSection, DataCountSection, DataSection, ElementSection, EntityType, ExportKind,
+    ExportSection, Function, FunctionSection, GlobalSection, ImportSection, Instruction,
+    MemorySection, MemoryType, Module, TableSection, TypeSection, ValType,
+};
+use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
+
+use super::abi::StatusProbe;
+use crate::Error;
+
+const PAGE: u64 = 65536;
+
+/// One generated forwarder.
+pub(crate) struct Forwarder {
+    /// Core import (module, field) of the wrapped function.
+    pub import: (String, String),
+    /// Core export name of the forwarder.
+    pub export: String,
+    /// Core export name of its `post-return`.
+    pub post_return: String,
+    /// Flat signature of the import (lowered).
+    pub import_params: Vec<ValType>,
+    pub import_results: Vec<ValType>,
+    /// Flat signature of the export (lifted).
+    pub export_params: Vec<ValType>,
+    pub export_results: Vec<ValType>,
+    /// Whether the import writes its results to a return area.
+    pub retptr: bool,
+    /// Size and alignment of that return area.
+    pub return_area: (u32, u32),
+    /// Address of the span descriptor, when the call gets a span.
+    pub descriptor: Option<u32>,
+    /// How to read the call's status.
+    pub status: StatusProbe,
+}
+
+/// The span runtime's facts the linker needs, read once.
+pub(crate) struct SpanRuntime<'a> {
+    bytes: &'a [u8],
+    imported_funcs: u32,
+    defined_funcs: u32,
+    exports: HashMap<String, u32>,
+    memory_pages: u64,
+}
+
+impl<'a> SpanRuntime<'a> {
+    /// Reads the runtime module.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
+        let mut rt = SpanRuntime {
+            bytes,
+            imported_funcs: 0,
+            defined_funcs: 0,
+            exports: HashMap::new(),
+            memory_pages: 0,
+        };
+        let bad = |e: wasmparser::BinaryReaderError| Error::internal("span runtime", e);
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload.map_err(bad)? {
+                Payload::ImportSection(imports) => {
+                    for import in imports.into_imports() {
+                        if matches!(import.map_err(bad)?.ty, TypeRef::Func(_)) {
+                            rt.imported_funcs += 1;
+                        }
+                    }
+                }
+                Payload::FunctionSection(funcs) => rt.defined_funcs = funcs.count(),
+                Payload::MemorySection(mems) => {
+                    for mem in mems {
+                        rt.memory_pages = mem.map_err(bad)?.initial;
+                    }
+                }
+                Payload::ExportSection(exports) => {
+                    for export in exports {
+                        let export = export.map_err(bad)?;
+                        if export.kind == ExternalKind::Func {
+                            rt.exports.insert(export.name.to_string(), export.index);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(rt)
+    }
+
+    /// Where the descriptor segment starts: just past the runtime's memory.
+    pub fn descriptor_base(&self) -> u32 {
+        (self.memory_pages * PAGE) as u32
+    }
+
+    fn export(&self, name: &str) -> Result<u32, Error> {
+        self.exports
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::Internal(format!("span runtime lacks export `{name}`")))
+    }
+}
+
+/// Shifts the runtime's defined functions past the added imports.
+struct Shift {
+    imported: u32,
+    added: u32,
+}
+
+impl Reencode for Shift {
+    type Error = std::convert::Infallible;
+
+    fn function_index(
+        &mut self,
+        func: u32,
+    ) -> Result<u32, wasm_encoder::reencode::Error<Self::Error>> {
+        Ok(if func < self.imported {
+            func
+        } else {
+            func + self.added
+        })
+    }
+}
+
+/// Links the runtime with `forwarders` and the descriptor `data`.
+pub(crate) fn link(
+    rt: &SpanRuntime<'_>,
+    forwarders: &[Forwarder],
+    data: &[u8],
+    rename_import: &dyn Fn(&str, &str) -> (String, String),
+) -> Result<Vec<u8>, Error> {
+    let added = forwarders.len() as u32;
+    let mut shift = Shift {
+        imported: rt.imported_funcs,
+        added,
+    };
+    let runtime_func = |name: &str| rt.export(name).map(|i| shift_index(i, rt, added));
+    let span_start = runtime_func("nebula_span_start")?;
+    let span_end = runtime_func("nebula_span_end")?;
+    let reset = runtime_func("nebula_reset")?;
+    let realloc = runtime_func("cabi_realloc")?;
+    let first_forwarder = rt.imported_funcs + added + rt.defined_funcs;
+
+    let mut types = Types::default();
+    let import_types: Vec<u32> = forwarders
+        .iter()
+        .map(|f| types.get(&f.import_params, &f.import_results))
+        .collect();
+    let forwarder_types: Vec<u32> = forwarders
+        .iter()
+        .map(|f| types.get(&f.export_params, &f.export_results))
+        .collect();
+    // One post-return per distinct result signature.
+    let mut post_returns: Vec<(Vec<ValType>, u32)> = Vec::new();
+    let post_return_of: Vec<usize> = forwarders
+        .iter()
+        .map(|f| {
+            post_returns
+                .iter()
+                .position(|(r, _)| *r == f.export_results)
+                .unwrap_or_else(|| {
+                    let ty = types.get(&f.export_results, &[]);
+                    post_returns.push((f.export_results.clone(), ty));
+                    post_returns.len() - 1
+                })
+        })
+        .collect();
+
+    let bad = |e: wasmparser::BinaryReaderError| Error::internal("span runtime", e);
+    let reencode = |e: wasm_encoder::reencode::Error<std::convert::Infallible>| {
+        Error::internal("re-encoding the span runtime", e)
+    };
+    let mut module = Module::new();
+    let mut code: Option<CodeSection> = None;
+    let mut wrote_data = false;
+    let descriptor_segment = |section: &mut DataSection| {
+        if !data.is_empty() {
+            section.active(
+                0,
+                &wasm_encoder::ConstExpr::i32_const(rt.descriptor_base() as i32),
+                data.iter().copied(),
+            );
+        }
+    };
+
+    for payload in Parser::new(0).parse_all(rt.bytes) {
+        let payload = payload.map_err(bad)?;
+        if let Some(code) = flush_code(&payload, &mut code) {
+            let mut code = code;
+            for (i, f) in forwarders.iter().enumerate() {
+                let import = rt.imported_funcs + i as u32;
+                code.function(&forwarder_body(f, import, span_start, span_end, realloc));
+            }
+            for _ in &post_returns {
+                let mut body = Function::new([]);
+                body.instruction(&Instruction::Call(reset));
+                body.instruction(&Instruction::End);
+                code.function(&body);
+            }
+            module.section(&code);
+        }
+        match payload {
+            Payload::TypeSection(reader) => {
+                let mut section = TypeSection::new();
+                let base = reader.count();
+                RoundtripReencoder
+                    .parse_type_section(&mut section, reader)
+                    .map_err(|e| Error::internal("re-encoding the span runtime", e))?;
+                types.emit(base, &mut section);
+                module.section(&section);
+            }
+            Payload::ImportSection(reader) => {
+                let mut section = ImportSection::new();
+                for import in reader.into_imports() {
+                    let import = import.map_err(bad)?;
+                    let (m, n) = rename_import(import.module, import.name);
+                    let ty: EntityType = RoundtripReencoder
+                        .entity_type(import.ty)
+                        .map_err(|e| Error::internal("re-encoding the span runtime", e))?;
+                    section.import(&m, &n, ty);
+                }
+                for (f, ty) in forwarders.iter().zip(&import_types) {
+                    section.import(&f.import.0, &f.import.1, EntityType::Function(types.index(*ty)));
+                }
+                module.section(&section);
+            }
+            Payload::FunctionSection(reader) => {
+                let mut section = FunctionSection::new();
+                shift.parse_function_section(&mut section, reader).map_err(reencode)?;
+                for ty in &forwarder_types {
+                    section.function(types.index(*ty));
+                }
+                for (_, ty) in &post_returns {
+                    section.function(types.index(*ty));
+                }
+                module.section(&section);
+            }
+            Payload::TableSection(reader) => {
+                let mut section = TableSection::new();
+                shift.parse_table_section(&mut section, reader).map_err(reencode)?;
+                module.section(&section);
+            }
+            Payload::MemorySection(reader) => {
+                let mut section = MemorySection::new();
+                for mem in reader {
+                    let mem = mem.map_err(bad)?;
+                    let pages = rt.memory_pages + (data.len() as u64).div_ceil(PAGE);
+                    section.memory(MemoryType {
+                        minimum: pages.max(mem.initial),
+                        maximum: mem.maximum.map(|m| m.max(pages)),
+                        memory64: mem.memory64,
+                        shared: mem.shared,
+                        page_size_log2: mem.page_size_log2,
+                    });
+                }
+                module.section(&section);
+            }
+            Payload::GlobalSection(reader) => {
+                let mut section = GlobalSection::new();
+                shift.parse_global_section(&mut section, reader).map_err(reencode)?;
+                module.section(&section);
+            }
+            Payload::ExportSection(reader) => {
+                let mut section = ExportSection::new();
+                for export in reader {
+                    let export = export.map_err(bad)?;
+                    match (export.kind, export.name) {
+                        (ExternalKind::Memory, _) => {
+                            section.export("memory", ExportKind::Memory, export.index);
+                        }
+                        (ExternalKind::Func, "cabi_realloc") => {
+                            section.export("cabi_realloc", ExportKind::Func, realloc);
+                        }
+                        // The runtime's own entry points stay internal.
+                        _ => {}
+                    }
+                }
+                let first_post_return = first_forwarder + forwarders.len() as u32;
+                for (i, f) in forwarders.iter().enumerate() {
+                    section.export(&f.export, ExportKind::Func, first_forwarder + i as u32);
+                    let post = first_post_return + post_return_of[i] as u32;
+                    section.export(&f.post_return, ExportKind::Func, post);
+                }
+                module.section(&section);
+            }
+            Payload::ElementSection(reader) => {
+                let mut section = ElementSection::new();
+                shift.parse_element_section(&mut section, reader).map_err(reencode)?;
+                module.section(&section);
+            }
+            Payload::DataCountSection { count, .. } => {
+                let extra = u32::from(!data.is_empty());
+                module.section(&DataCountSection { count: count + extra });
+            }
+            Payload::CodeSectionStart { .. } => code = Some(CodeSection::new()),
+            Payload::CodeSectionEntry(body) => {
+                let section = code.as_mut().expect("code section started");
+                shift.parse_function_body(section, body).map_err(reencode)?;
+            }
+            Payload::DataSection(reader) => {
+                let mut section = DataSection::new();
+                shift.parse_data_section(&mut section, reader).map_err(reencode)?;
+                descriptor_segment(&mut section);
+                module.section(&section);
+                wrote_data = true;
+            }
+            Payload::StartSection { .. } => {
+                return Err(Error::Internal("span runtime has a start function".into()));
+            }
+            Payload::End(_) => {
+                if !wrote_data && !data.is_empty() {
+                    let mut section = DataSection::new();
+                    descriptor_segment(&mut section);
+                    module.section(&section);
+                }
+            }
+            // Names, producers and the runtime's own component-type section
+            // are not carried over: the proxy gets its own metadata.
+            _ => {}
+        }
+    }
+    Ok(module.finish())
+}
+
+/// When `payload` follows the code section, hands back the finished section.
+fn flush_code(payload: &Payload<'_>, code: &mut Option<CodeSection>) -> Option<CodeSection> {
+    match payload {
+        Payload::CodeSectionEntry(_) | Payload::CodeSectionStart { .. } => None,
+        _ => code.take(),
+    }
+}
+
+fn shift_index(index: u32, rt: &SpanRuntime<'_>, added: u32) -> u32 {
+    if index < rt.imported_funcs {
+        index
+    } else {
+        index + added
+    }
+}
+
+/// New function types appended after the runtime's, deduplicated.
+#[derive(Default)]
+struct Types {
+    list: Vec<(Vec<ValType>, Vec<ValType>)>,
+    base: u32,
+}
+
+impl Types {
+    /// A placeholder id for the signature; resolved by [`Types::index`].
+    fn get(&mut self, params: &[ValType], results: &[ValType]) -> u32 {
+        let sig = (params.to_vec(), results.to_vec());
+        match self.list.iter().position(|s| *s == sig) {
+            Some(i) => i as u32,
+            None => {
+                self.list.push(sig);
+                self.list.len() as u32 - 1
+            }
+        }
+    }
+
+    fn emit(&mut self, base: u32, section: &mut TypeSection) {
+        self.base = base;
+        for (params, results) in &self.list {
+            section.ty().function(params.iter().copied(), results.iter().copied());
+        }
+    }
+
+    fn index(&self, id: u32) -> u32 {
+        self.base + id
+    }
+}
+
+fn forwarder_body(f: &Forwarder, import: u32, start: u32, end: u32, realloc: u32) -> Function {
+    use Instruction as I;
+    let params = f.export_params.len() as u32;
+    let mut locals = Vec::new();
+    let mut next = params;
+    let mut local = |ty: ValType, locals: &mut Vec<(u32, ValType)>| {
+        locals.push((1, ty));
+        next += 1;
+        next - 1
+    };
+    let handle = f.descriptor.map(|_| local(ValType::I32, &mut locals));
+    let area = f.retptr.then(|| local(ValType::I32, &mut locals));
+    let result = match (f.retptr, f.export_results.as_slice()) {
+        (false, [ty]) => Some(local(*ty, &mut locals)),
+        _ => None,
+    };
+
+    let mut body = Vec::new();
+    if let (Some(addr), Some(handle)) = (f.descriptor, handle) {
+        body.extend([I::I32Const(addr as i32), I::Call(start), I::LocalSet(handle)]);
+    }
+    body.extend((0..params).map(I::LocalGet));
+    if let Some(area) = area {
+        let (size, align) = f.return_area;
+        body.extend([
+            I::I32Const(0),
+            I::I32Const(0),
+            I::I32Const(align as i32),
+            I::I32Const(size as i32),
+            I::Call(realloc),
+            I::LocalTee(area),
+        ]);
+    }
+    body.push(I::Call(import));
+    if let Some(result) = result {
+        body.push(I::LocalSet(result));
+    }
+    if let Some(handle) = handle {
+        body.push(I::LocalGet(handle));
+        f.status.emit(area.or(result), &mut body);
+        body.push(I::Call(end));
+    }
+    if let Some(value) = area.or(result) {
+        body.push(I::LocalGet(value));
+    }
+    body.push(I::End);
+
+    let mut func = Function::new(locals);
+    for instruction in &body {
+        func.instruction(instruction);
+    }
+    func
+}
