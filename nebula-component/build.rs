@@ -14,7 +14,11 @@ fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
     let runtime_dir = manifest_dir.join("runtime");
     let wit_dir = manifest_dir.join("../wit");
-    for path in [runtime_dir.join("src"), runtime_dir.join("Cargo.toml"), wit_dir] {
+    for path in [
+        runtime_dir.join("src"),
+        runtime_dir.join("Cargo.toml"),
+        wit_dir,
+    ] {
         rerun_if_changed(&path);
     }
 
@@ -30,7 +34,11 @@ fn main() {
             // A core module, not a component: the proxy generator links it
             // into each proxy's module. A small stack: the runtime's frames
             // are shallow.
-            ["-Clink-arg=--skip-wit-component", "-Clink-arg=-zstack-size=65536"].join("\x1f"),
+            [
+                "-Clink-arg=--skip-wit-component",
+                "-Clink-arg=-zstack-size=65536",
+            ]
+            .join("\x1f"),
         );
     for var in [
         "RUSTFLAGS",

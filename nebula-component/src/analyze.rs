@@ -11,8 +11,7 @@
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 use wit_parser::decoding::DecodedWasm;
 use wit_parser::{
-    Function, FunctionKind, InterfaceId, Resolve, Type, TypeDefKind, WorldId, WorldItem,
-    WorldKey,
+    Function, FunctionKind, InterfaceId, Resolve, Type, TypeDefKind, WorldId, WorldItem, WorldKey,
 };
 
 use crate::report::{Direction, Report, WrappedFunction};
@@ -101,12 +100,20 @@ impl Plan {
             .or(own_name)
             .unwrap_or_else(|| "component".to_string());
 
+        check_top_level_imports(&resolve, world)?;
         let mut exports = Vec::new();
         for (key, item) in &resolve.worlds[world].exports {
             let name = resolve.name_world_key(key);
+            let clashes =
+                matches!(key, WorldKey::Name(_)) && resolve.worlds[world].imports.contains_key(key);
             let treatment = match item {
+                _ if clashes => Treatment::PassThrough {
+                    reason: "an import has the same name, which a proxy cannot both import \
+                             and export"
+                        .into(),
+                },
                 WorldItem::Interface { id, .. } => plan_interface(&resolve, key, *id, options),
-                WorldItem::Function(func) => plan_freestanding(&resolve, world, func, options),
+                WorldItem::Function(func) => plan_freestanding(&resolve, func, options),
                 WorldItem::Type { .. } => Treatment::PassThrough {
                     reason: "a type, not a function".into(),
                 },
@@ -117,6 +124,7 @@ impl Plan {
                 treatment,
             });
         }
+        keep_type_links(&resolve, &mut exports);
         Ok(Plan {
             resolve,
             world,
@@ -128,10 +136,12 @@ impl Plan {
 
     /// The exports that go through the proxy.
     pub fn wrapped(&self) -> impl Iterator<Item = (&ExportItem, &[PlannedFunction])> {
-        self.exports.iter().filter_map(|item| match &item.treatment {
-            Treatment::Wrap(funcs) => Some((item, funcs.as_slice())),
-            Treatment::PassThrough { .. } => None,
-        })
+        self.exports
+            .iter()
+            .filter_map(|item| match &item.treatment {
+                Treatment::Wrap(funcs) => Some((item, funcs.as_slice())),
+                Treatment::PassThrough { .. } => None,
+            })
     }
 
     /// The report for this plan, with the proxy world's WIT text.
@@ -274,26 +284,15 @@ fn plan_interface(
         }
         funcs.push(planned(resolve, Some(key), func, options));
     }
-    if funcs.iter().all(|f| f.span.is_none()) {
-        return Treatment::PassThrough {
-            reason: "no function selected by the include/exclude patterns".into(),
-        };
-    }
+    // Even with no function selected the interface goes through the proxy:
+    // other exports may `use` its types, and those links must keep pointing
+    // at one exported instance.
     Treatment::Wrap(funcs)
 }
 
-fn plan_freestanding(resolve: &Resolve, world: WorldId, func: &Function, options: &Options) -> Treatment {
+fn plan_freestanding(resolve: &Resolve, func: &Function, options: &Options) -> Treatment {
     if let Some(reason) = unwrappable(resolve, func) {
         return Treatment::PassThrough { reason };
-    }
-    if resolve.worlds[world]
-        .imports
-        .contains_key(&WorldKey::Name(func.name.clone()))
-    {
-        return Treatment::PassThrough {
-            reason: "an import has the same name, which a proxy cannot both import and export"
-                .into(),
-        };
     }
     let planned = planned(resolve, None, func, options);
     if planned.span.is_none() {
@@ -304,7 +303,12 @@ fn plan_freestanding(resolve: &Resolve, world: WorldId, func: &Function, options
     Treatment::Wrap(vec![planned])
 }
 
-fn planned(resolve: &Resolve, key: Option<&WorldKey>, func: &Function, options: &Options) -> PlannedFunction {
+fn planned(
+    resolve: &Resolve,
+    key: Option<&WorldKey>,
+    func: &Function,
+    options: &Options,
+) -> PlannedFunction {
     let span_name = span_name(resolve, key, func);
     let span = options.selects(&span_name).then(|| WrappedFunction {
         span_name,
@@ -340,20 +344,91 @@ fn unsupported_type(resolve: &Resolve, ty: Type) -> Option<&'static str> {
     let Type::Id(id) = ty else {
         return (ty == Type::ErrorContext).then_some("error-context");
     };
-    let def = &resolve.types[id];
-    let inner: Vec<Type> = match &def.kind {
+    let kind = &resolve.types[id].kind;
+    match kind {
         TypeDefKind::Future(_) => return Some("future"),
         TypeDefKind::Stream(_) => return Some("stream"),
         TypeDefKind::Map(..) => return Some("map"),
         TypeDefKind::FixedLengthList(..) => return Some("fixed-length list"),
         TypeDefKind::Unknown => return Some("type Nebula does not know"),
-        TypeDefKind::Resource | TypeDefKind::Handle(_) => Vec::new(),
-        TypeDefKind::Flags(_) | TypeDefKind::Enum(_) => Vec::new(),
-        TypeDefKind::Record(r) => r.fields.iter().map(|f| f.ty).collect(),
-        TypeDefKind::Tuple(t) => t.types.clone(),
-        TypeDefKind::Variant(v) => v.cases.iter().filter_map(|c| c.ty).collect(),
-        TypeDefKind::Option(t) | TypeDefKind::List(t) | TypeDefKind::Type(t) => vec![*t],
-        TypeDefKind::Result(r) => r.ok.iter().chain(r.err.iter()).copied().collect(),
-    };
+        _ => {}
+    }
+    let inner = crate::wit_walk::children(kind);
     inner.into_iter().find_map(|t| unsupported_type(resolve, t))
+}
+
+/// Refuses worlds that import one interface under two names, or whose
+/// top-level imports are functions taking `borrow` handles (methods of
+/// world-level resources): `wac-graph` 0.12 cannot encode such an import
+/// and would abort.
+fn check_top_level_imports(resolve: &Resolve, world: WorldId) -> Result<(), Error> {
+    let mut seen = std::collections::HashMap::new();
+    for (key, item) in &resolve.worlds[world].imports {
+        if let WorldItem::Interface { id, .. } = item
+            && let Some(first) = seen.insert(*id, key)
+        {
+            return Err(Error::Unsupported(format!(
+                "the component imports one interface twice, as `{}` and `{}`; \
+                 instrumenting it would make the types of its exports ambiguous",
+                resolve.name_world_key(first),
+                resolve.name_world_key(key)
+            )));
+        }
+    }
+    for (key, item) in &resolve.worlds[world].imports {
+        let WorldItem::Function(func) = item else {
+            continue;
+        };
+        if func.params.iter().any(|p| has_borrow(resolve, p.ty)) {
+            return Err(Error::Unsupported(format!(
+                "the component imports `{}` at the top level with a `borrow` handle \
+                 (a world-level resource); the composer (wac-graph 0.12) cannot encode that \
+                 import; move the resource into an interface",
+                resolve.name_world_key(key)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `ty` contains a `borrow` handle.
+fn has_borrow(resolve: &Resolve, ty: Type) -> bool {
+    let Type::Id(id) = ty else { return false };
+    match &resolve.types[id].kind {
+        TypeDefKind::Handle(wit_parser::Handle::Borrow(_)) => true,
+        TypeDefKind::Handle(_) => false,
+        kind => crate::wit_walk::children(kind)
+            .into_iter()
+            .any(|t| has_borrow(resolve, t)),
+    }
+}
+
+/// An interface passed through exports the target's instance; every
+/// exported interface whose types it uses must then come from the target
+/// too, or its `use` links would point at an instance the output does not
+/// export. Passes such interfaces through, to a fixpoint.
+fn keep_type_links(resolve: &Resolve, exports: &mut [ExportItem]) {
+    loop {
+        let mut demote = None;
+        'search: for item in exports.iter() {
+            let (WorldKey::Interface(id), Treatment::PassThrough { .. }) =
+                (&item.key, &item.treatment)
+            else {
+                continue;
+            };
+            for dep in resolve.interface_direct_deps(*id) {
+                let wrapped = exports.iter().position(|e| {
+                    e.key == WorldKey::Interface(dep) && matches!(e.treatment, Treatment::Wrap(_))
+                });
+                if let Some(index) = wrapped {
+                    demote = Some((index, item.name.clone()));
+                    break 'search;
+                }
+            }
+        }
+        let Some((index, user)) = demote else { return };
+        exports[index].treatment = Treatment::PassThrough {
+            reason: format!("passed-through `{user}` uses its types"),
+        };
+    }
 }

@@ -49,6 +49,16 @@ pub fn compose(target: &[u8], plan: &Plan, proxy: &ExportProxy) -> Result<Vec<u8
         .filter(|e| matches!(e.treatment, Treatment::Wrap(_)))
         .map(|e| e.name.as_str())
         .collect();
+    // The proxy imports the target's exported interfaces (wrapped, or used
+    // by wrapped ones) and wrapped functions by their names.
+    let target_exports: HashSet<&str> = plan
+        .exports
+        .iter()
+        .filter(|e| {
+            matches!(e.key, wit_parser::WorldKey::Interface(_)) || wrapped.contains(e.name.as_str())
+        })
+        .map(|e| e.name.as_str())
+        .collect();
 
     let mut imports: HashMap<String, NodeId> = HashMap::new();
     let mut import = |graph: &mut CompositionGraph, name: &str, kind| -> Result<NodeId, Error> {
@@ -73,7 +83,7 @@ pub fn compose(target: &[u8], plan: &Plan, proxy: &ExportProxy) -> Result<Vec<u8
 
     let proxy_node = graph.instantiate(proxy_pkg);
     for (name, kind) in package_imports(&graph, proxy_pkg) {
-        let node = if wrapped.contains(name.as_str()) {
+        let node = if target_exports.contains(name.as_str()) {
             graph
                 .alias_instance_export(target, &name)
                 .map_err(|e| err(&format!("taking the target's export `{name}`"))(e.into()))?

@@ -21,6 +21,7 @@ mod options;
 pub mod proxy;
 mod report;
 mod wit_sources;
+mod wit_walk;
 
 pub use error::Error;
 pub use options::{Options, OtelFlavor, Pattern};

@@ -65,14 +65,38 @@ impl StatusProbe {
         let error = match result.err.map(|t| dealias(resolve, t)) {
             None => ErrorPayload::Opaque,
             Some(Type::String) => ErrorPayload::String,
-            Some(Type::U8) => ErrorPayload::Integer { bytes: 1, signed: false },
-            Some(Type::U16) => ErrorPayload::Integer { bytes: 2, signed: false },
-            Some(Type::U32) => ErrorPayload::Integer { bytes: 4, signed: false },
-            Some(Type::U64) => ErrorPayload::Integer { bytes: 8, signed: false },
-            Some(Type::S8) => ErrorPayload::Integer { bytes: 1, signed: true },
-            Some(Type::S16) => ErrorPayload::Integer { bytes: 2, signed: true },
-            Some(Type::S32) => ErrorPayload::Integer { bytes: 4, signed: true },
-            Some(Type::S64) => ErrorPayload::Integer { bytes: 8, signed: true },
+            Some(Type::U8) => ErrorPayload::Integer {
+                bytes: 1,
+                signed: false,
+            },
+            Some(Type::U16) => ErrorPayload::Integer {
+                bytes: 2,
+                signed: false,
+            },
+            Some(Type::U32) => ErrorPayload::Integer {
+                bytes: 4,
+                signed: false,
+            },
+            Some(Type::U64) => ErrorPayload::Integer {
+                bytes: 8,
+                signed: false,
+            },
+            Some(Type::S8) => ErrorPayload::Integer {
+                bytes: 1,
+                signed: true,
+            },
+            Some(Type::S16) => ErrorPayload::Integer {
+                bytes: 2,
+                signed: true,
+            },
+            Some(Type::S32) => ErrorPayload::Integer {
+                bytes: 4,
+                signed: true,
+            },
+            Some(Type::S64) => ErrorPayload::Integer {
+                bytes: 8,
+                signed: true,
+            },
             Some(Type::Id(err)) => match &resolve.types[err].kind {
                 TypeDefKind::Enum(e) => ErrorPayload::Case {
                     tag: e.tag(),
@@ -116,11 +140,7 @@ impl StatusProbe {
             }
             StatusProbe::Flat => {
                 // Discriminant 1 is `err`, which is code::ERROR.
-                out.extend([
-                    I::LocalGet(result.unwrap()),
-                    I::I32Const(0),
-                    I::I32Const(0),
-                ]);
+                out.extend([I::LocalGet(result.unwrap()), I::I32Const(0), I::I32Const(0)]);
                 return;
             }
             StatusProbe::Area {

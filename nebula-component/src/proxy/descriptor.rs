@@ -157,7 +157,9 @@ mod tests {
         };
         let text = |p: u32, l: u32| {
             let i = (p - 1000) as usize;
-            std::str::from_utf8(&data.bytes()[i..i + l as usize]).unwrap().to_string()
+            std::str::from_utf8(&data.bytes()[i..i + l as usize])
+                .unwrap()
+                .to_string()
         };
         assert_eq!(addr % 4, 0);
         assert_eq!(text(word(addr), word(addr + 4)), "a:b/c#f");

@@ -107,7 +107,7 @@ impl ExportProxy {
             StringEncoding::UTF8,
             false,
         )
-            .map_err(|e| Error::internal("embedding the proxy world", e))?;
+        .map_err(|e| Error::internal("embedding the proxy world", e))?;
         let component = ComponentEncoder::default()
             .module(&module)
             .and_then(|encoder| encoder.validate(true).encode())

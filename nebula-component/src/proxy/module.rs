@@ -240,13 +240,19 @@ pub(crate) fn link(
                     section.import(&m, &n, ty);
                 }
                 for (f, ty) in forwarders.iter().zip(&import_types) {
-                    section.import(&f.import.0, &f.import.1, EntityType::Function(types.index(*ty)));
+                    section.import(
+                        &f.import.0,
+                        &f.import.1,
+                        EntityType::Function(types.index(*ty)),
+                    );
                 }
                 module.section(&section);
             }
             Payload::FunctionSection(reader) => {
                 let mut section = FunctionSection::new();
-                shift.parse_function_section(&mut section, reader).map_err(reencode)?;
+                shift
+                    .parse_function_section(&mut section, reader)
+                    .map_err(reencode)?;
                 for ty in &forwarder_types {
                     section.function(types.index(*ty));
                 }
@@ -257,7 +263,9 @@ pub(crate) fn link(
             }
             Payload::TableSection(reader) => {
                 let mut section = TableSection::new();
-                shift.parse_table_section(&mut section, reader).map_err(reencode)?;
+                shift
+                    .parse_table_section(&mut section, reader)
+                    .map_err(reencode)?;
                 module.section(&section);
             }
             Payload::MemorySection(reader) => {
@@ -277,7 +285,9 @@ pub(crate) fn link(
             }
             Payload::GlobalSection(reader) => {
                 let mut section = GlobalSection::new();
-                shift.parse_global_section(&mut section, reader).map_err(reencode)?;
+                shift
+                    .parse_global_section(&mut section, reader)
+                    .map_err(reencode)?;
                 module.section(&section);
             }
             Payload::ExportSection(reader) => {
@@ -305,12 +315,16 @@ pub(crate) fn link(
             }
             Payload::ElementSection(reader) => {
                 let mut section = ElementSection::new();
-                shift.parse_element_section(&mut section, reader).map_err(reencode)?;
+                shift
+                    .parse_element_section(&mut section, reader)
+                    .map_err(reencode)?;
                 module.section(&section);
             }
             Payload::DataCountSection { count, .. } => {
                 let extra = u32::from(!data.is_empty());
-                module.section(&DataCountSection { count: count + extra });
+                module.section(&DataCountSection {
+                    count: count + extra,
+                });
             }
             Payload::CodeSectionStart { .. } => code = Some(CodeSection::new()),
             Payload::CodeSectionEntry(body) => {
@@ -319,7 +333,9 @@ pub(crate) fn link(
             }
             Payload::DataSection(reader) => {
                 let mut section = DataSection::new();
-                shift.parse_data_section(&mut section, reader).map_err(reencode)?;
+                shift
+                    .parse_data_section(&mut section, reader)
+                    .map_err(reencode)?;
                 descriptor_segment(&mut section);
                 module.section(&section);
                 wrote_data = true;
@@ -381,7 +397,9 @@ impl Types {
     fn emit(&mut self, base: u32, section: &mut TypeSection) {
         self.base = base;
         for (params, results) in &self.list {
-            section.ty().function(params.iter().copied(), results.iter().copied());
+            section
+                .ty()
+                .function(params.iter().copied(), results.iter().copied());
         }
     }
 
@@ -409,7 +427,11 @@ fn forwarder_body(f: &Forwarder, import: u32, start: u32, end: u32, realloc: u32
 
     let mut body = Vec::new();
     if let (Some(addr), Some(handle)) = (f.descriptor, handle) {
-        body.extend([I::I32Const(addr as i32), I::Call(start), I::LocalSet(handle)]);
+        body.extend([
+            I::I32Const(addr as i32),
+            I::Call(start),
+            I::LocalSet(handle),
+        ]);
     }
     body.extend((0..params).map(I::LocalGet));
     if let Some(area) = area {

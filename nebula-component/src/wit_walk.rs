@@ -1,0 +1,49 @@
+//! One walk over the types inside a WIT type definition, shared by every
+//! pass that needs to look into (or rewrite) nested types.
+
+use wit_parser::{Handle, Type, TypeDefKind};
+
+/// Calls `visit` on each type directly inside `kind` (record fields, case
+/// payloads, list elements, handle targets, ...), letting it rewrite them.
+pub(crate) fn children_mut(kind: &mut TypeDefKind, mut visit: impl FnMut(&mut Type)) {
+    match kind {
+        TypeDefKind::Record(r) => r.fields.iter_mut().for_each(|f| visit(&mut f.ty)),
+        TypeDefKind::Tuple(t) => t.types.iter_mut().for_each(visit),
+        TypeDefKind::Variant(v) => v
+            .cases
+            .iter_mut()
+            .filter_map(|c| c.ty.as_mut())
+            .for_each(visit),
+        TypeDefKind::Option(t)
+        | TypeDefKind::List(t)
+        | TypeDefKind::Type(t)
+        | TypeDefKind::FixedLengthList(t, _) => visit(t),
+        TypeDefKind::Map(k, v) => {
+            visit(k);
+            visit(v);
+        }
+        TypeDefKind::Result(r) => {
+            r.ok.iter_mut().for_each(&mut visit);
+            r.err.iter_mut().for_each(&mut visit);
+        }
+        TypeDefKind::Future(t) | TypeDefKind::Stream(t) => t.iter_mut().for_each(visit),
+        TypeDefKind::Handle(Handle::Own(id) | Handle::Borrow(id)) => {
+            let mut ty = Type::Id(*id);
+            visit(&mut ty);
+            if let Type::Id(new) = ty {
+                *id = new;
+            }
+        }
+        TypeDefKind::Resource
+        | TypeDefKind::Flags(_)
+        | TypeDefKind::Enum(_)
+        | TypeDefKind::Unknown => {}
+    }
+}
+
+/// The types directly inside `kind`.
+pub(crate) fn children(kind: &TypeDefKind) -> Vec<Type> {
+    let mut out = Vec::new();
+    children_mut(&mut kind.clone(), |t| out.push(*t));
+    out
+}

@@ -1,0 +1,89 @@
+//! Helpers shared by the structural tests: components from WIT, and their
+//! exports printed as WIT for comparison.
+
+use wit_component::{ComponentEncoder, StringEncoding, WitPrinter};
+use wit_parser::{LiftLowerAbi, ManglingAndAbi, Resolve, WorldId};
+
+/// A component whose world is `world` in the WIT `source`.
+#[allow(dead_code)]
+pub fn component(source: &str) -> Vec<u8> {
+    let mut resolve = Resolve::default();
+    let pkg = resolve
+        .push_str("test.wit", source)
+        .expect("test WIT parses");
+    let world = resolve.select_world(&[pkg], None).unwrap();
+    component_of(&resolve, world).expect("test world encodes")
+}
+
+/// A component of `world` whose functions all trap (a dummy module).
+pub fn component_of(resolve: &Resolve, world: WorldId) -> anyhow::Result<Vec<u8>> {
+    let mangling = ManglingAndAbi::Legacy(LiftLowerAbi::Sync);
+    let mut module = wit_component::dummy_module(&resolve, world, mangling);
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        StringEncoding::UTF8,
+        false,
+    )?;
+    ComponentEncoder::default()
+        .module(&module)?
+        .validate(true)
+        .encode()
+}
+
+/// The exports of a component's world, each printed as WIT.
+pub fn exports(bytes: &[u8]) -> Vec<(String, String)> {
+    let (mut resolve, world): (Resolve, WorldId) =
+        match wit_parser::decoding::decode(bytes).unwrap() {
+            wit_parser::decoding::DecodedWasm::Component(resolve, world) => (resolve, world),
+            _ => panic!("not a component"),
+        };
+    // Anonymous interfaces print `use`s relative to their package, which the
+    // decoder picks; in a package of their own every `use` prints in full.
+    let own = resolve.packages.alloc(wit_parser::Package {
+        name: wit_parser::PackageName {
+            namespace: "test".into(),
+            name: "anonymous".into(),
+            version: None,
+        },
+        docs: Default::default(),
+        interfaces: Default::default(),
+        worlds: Default::default(),
+    });
+    let names: Vec<String> = resolve.worlds[world]
+        .exports
+        .keys()
+        .map(|k| resolve.name_world_key(k))
+        .collect();
+    for (key, item) in &resolve.worlds[world].exports {
+        if let (wit_parser::WorldKey::Name(_), wit_parser::WorldItem::Interface { id, .. }) =
+            (key, item)
+        {
+            resolve.interfaces[*id].package = Some(own);
+        }
+    }
+    resolve.worlds[world]
+        .exports
+        .iter()
+        .zip(names)
+        .map(|((_, item), name)| {
+            let mut printer = WitPrinter::default();
+            match item {
+                wit_parser::WorldItem::Interface { id, .. } => {
+                    printer.print_interface(&resolve, *id).unwrap()
+                }
+                wit_parser::WorldItem::Function(f) => {
+                    for p in &f.params {
+                        printer.print_type_name(&resolve, &p.ty).unwrap();
+                    }
+                    if let Some(r) = &f.result {
+                        printer.print_type_name(&resolve, r).unwrap();
+                    }
+                }
+                wit_parser::WorldItem::Type { .. } => {}
+            }
+            (name, printer.output.to_string())
+        })
+        .collect()
+}
