@@ -37,3 +37,88 @@ fn interface_export_round_trips() {
         .expect("output validates");
     assert_eq!(exports(&input), exports(&out.component));
 }
+
+#[test]
+fn component_already_importing_otel_shares_the_import() {
+    let input = component(
+        r#"
+        package a:b;
+        interface api { work: func(n: u32) -> u32; }
+        world w {
+            import wasi:otel/tracing@0.3.0;
+            import wasi:clocks/wall-clock@0.2.0;
+            export api;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    let imports = common::imports(&out.component);
+    for name in ["wasi:otel/tracing@0.3.0", "wasi:clocks/wall-clock@0.2.0"] {
+        assert_eq!(
+            imports.iter().filter(|i| *i == name).count(),
+            1,
+            "{name} imported once: {imports:?}"
+        );
+    }
+    assert_eq!(exports(&input), exports(&out.component));
+}
+
+#[test]
+fn output_imports_are_the_inputs_plus_the_span_runtimes() {
+    let input = component(
+        r#"
+        package a:b;
+        interface host { get: func(k: string) -> option<string>; }
+        interface api { work: func(n: u32) -> u32; }
+        world w { import host; export api; }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    let mut expected = common::imports(&input);
+    expected.extend(
+        [
+            "wasi:clocks/wall-clock@0.2.0",
+            "wasi:random/random@0.2.0",
+            "wasi:otel/types@0.3.0",
+            "wasi:otel/tracing@0.3.0",
+        ]
+        .map(String::from),
+    );
+    let mut actual = common::imports(&out.component);
+    expected.sort();
+    actual.sort();
+    assert_eq!(actual, expected);
+}
+
+#[test]
+fn nothing_to_wrap_returns_the_input() {
+    let input = component(
+        r#"
+        package a:b;
+        interface host { get: func(k: string) -> option<string>; }
+        world w { import host; }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    assert_eq!(out.component, input);
+    assert!(out.report.wrapped.is_empty());
+}
+
+#[test]
+fn filters_choose_the_spans_but_every_function_is_forwarded() {
+    let input = component(
+        r#"
+        package a:b;
+        interface api { keep: func(); drop-me: func(); }
+        world w { export api; export top: func(); }
+        "#,
+    );
+    let options = Options {
+        exclude: vec!["*#drop-me".parse().unwrap(), "top".parse().unwrap()],
+        ..Options::default()
+    };
+    let out = instrument(&input, &options).expect("instruments");
+    let names: Vec<_> = out.report.wrapped.iter().map(|w| w.span_name.as_str()).collect();
+    assert_eq!(names, ["a:b/api#keep"]);
+    assert_eq!(exports(&input), exports(&out.component));
+}

@@ -8,6 +8,7 @@ use wit_parser::{LiftLowerAbi, ManglingAndAbi, Resolve, WorldId};
 #[allow(dead_code)]
 pub fn component(source: &str) -> Vec<u8> {
     let mut resolve = Resolve::default();
+    push_deps(&mut resolve);
     let pkg = resolve
         .push_str("test.wit", source)
         .expect("test WIT parses");
@@ -85,5 +86,31 @@ pub fn exports(bytes: &[u8]) -> Vec<(String, String)> {
             }
             (name, printer.output.to_string())
         })
+        .collect()
+}
+
+/// Adds the packages under the repository's `wit/deps` (wasi:clocks,
+/// wasi:random, wasi:otel) so test WIT can use them.
+fn push_deps(resolve: &mut Resolve) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/deps");
+    for dep in ["clocks", "random", "otel"] {
+        resolve
+            .push_dir(format!("{root}/{dep}"))
+            .expect("wit/deps parse");
+    }
+}
+
+/// The names a component imports, from its world.
+#[allow(dead_code)]
+pub fn imports(bytes: &[u8]) -> Vec<String> {
+    let (resolve, world) = match wit_parser::decoding::decode(bytes).unwrap() {
+        wit_parser::decoding::DecodedWasm::Component(resolve, world) => (resolve, world),
+        _ => panic!("not a component"),
+    };
+    resolve.worlds[world]
+        .imports
+        .iter()
+        .filter(|(_, item)| !matches!(item, wit_parser::WorldItem::Type { .. }))
+        .map(|(key, _)| resolve.name_world_key(key))
         .collect()
 }
