@@ -1,1 +1,25 @@
-//! placeholder
+//! The Nebula test harness: fixture components and a wasmtime runner.
+//!
+//! - [`fixtures`]: paths of the fixture components built by `build.rs`;
+//! - [`host::Runner`]: instantiates any component with WASI, `wasi:otel`
+//!   and the fixtures' `store` host, and calls its exports dynamically;
+//! - [`exports`]: every exported function of a component, with its types;
+//! - [`values`]: edge-case values of any component type, and a structural
+//!   equality that compares floats by bits;
+//! - [`compose`]: plugs components together (e.g. the `chain` fixtures).
+
+pub mod blobs;
+pub mod compose;
+pub mod exports;
+pub mod host;
+pub mod values;
+
+/// The fixture components, as absolute paths of their `.wasm` files.
+pub mod fixtures {
+    include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
+
+    /// Reads the fixture component at `path` (one of this module's constants).
+    pub fn read(path: &str) -> Vec<u8> {
+        std::fs::read(path).unwrap_or_else(|e| panic!("reading fixture {path}: {e}"))
+    }
+}

@@ -1,0 +1,245 @@
+//! [`Runner`]: instantiates a component in wasmtime with WASI 0.2, the
+//! `wasi:otel` host and the fixtures' `store` host, and calls its exports
+//! with dynamic values.
+//!
+//! The engine runs with `Config::concurrency_support(false)`: the
+//! components under test use no component-model async, and the concurrent
+//! bookkeeping would dominate the cost of every call.
+
+use std::sync::OnceLock;
+
+use nebula_native::host::otel::{self, OtelHost, Recorded};
+use wasmtime::component::{Component, Func, Instance, Linker, ResourceAny, ResourceTable, Val};
+use wasmtime::error::Context as _;
+use wasmtime::{Config, Engine, Result, Store, bail, format_err};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::blobs::{self, BlobStore};
+use crate::exports::{self, ExportedFunc};
+
+/// How much a component may print to the captured stdout.
+const STDOUT_CAPACITY: usize = 1 << 20;
+
+/// The engine shared by every [`Runner`] (compiling is the costly part).
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.concurrency_support(false);
+        Engine::new(&config).expect("a valid wasmtime configuration")
+    })
+}
+
+/// The store data of a [`Runner`]: every host the component may import.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    /// The `wasi:otel` host: span stack and recorded spans.
+    pub otel: OtelHost,
+    /// The `nebula:fixtures/store` host.
+    pub blobs: BlobStore,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The linker defining every host of [`HostState`].
+pub fn linker() -> Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine());
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    otel::add_to_linker(&mut linker, |s: &mut HostState| &mut s.otel)?;
+    blobs::add_to_linker(&mut linker, |s: &mut HostState| &mut s.blobs)?;
+    Ok(linker)
+}
+
+/// Options for building a [`Runner`].
+#[derive(Default)]
+pub struct RunnerBuilder {
+    args: Vec<String>,
+    otel: OtelHost,
+}
+
+impl RunnerBuilder {
+    /// The command-line arguments the component sees (`argv[0]` included).
+    pub fn args<S: AsRef<str>>(mut self, args: &[S]) -> Self {
+        self.args = args.iter().map(|a| a.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// The `wasi:otel` host to start with (e.g. one with a remote parent).
+    pub fn otel(mut self, otel: OtelHost) -> Self {
+        self.otel = otel;
+        self
+    }
+
+    /// Compiles and instantiates `component` (binary or text format).
+    pub fn build(self, component: &[u8]) -> Result<Runner> {
+        let component = Component::new(engine(), component).context("compiling the component")?;
+        let stdout = MemoryOutputPipe::new(STDOUT_CAPACITY);
+        let wasi = WasiCtx::builder()
+            .args(&self.args)
+            .stdout(stdout.clone())
+            .inherit_stderr()
+            .build();
+        let state = HostState {
+            wasi,
+            table: ResourceTable::new(),
+            otel: self.otel,
+            blobs: BlobStore::default(),
+        };
+        let mut store = Store::new(engine(), state);
+        let instance = linker()?
+            .instantiate(&mut store, &component)
+            .context("instantiating the component")?;
+        Ok(Runner {
+            store,
+            instance,
+            component,
+            stdout,
+        })
+    }
+}
+
+/// One instantiated component and its hosts.
+pub struct Runner {
+    store: Store<HostState>,
+    instance: Instance,
+    component: Component,
+    stdout: MemoryOutputPipe,
+}
+
+impl Runner {
+    /// Compiles and instantiates `component` with default options.
+    pub fn new(component: &[u8]) -> Result<Self> {
+        Self::builder().build(component)
+    }
+
+    /// Options for a runner: arguments, the initial `wasi:otel` host.
+    pub fn builder() -> RunnerBuilder {
+        RunnerBuilder::default()
+    }
+
+    /// Calls the export `name`: `iface#func` (e.g.
+    /// `nebula:fixtures/types@0.1.0#echo-u8`; the interface may omit its
+    /// version when only one is exported) or a freestanding function's bare
+    /// name. Returns the results (zero or one value).
+    pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+        let func = self.func(name)?;
+        let count = func.ty(&self.store).results().len();
+        let mut results = vec![Val::Bool(false); count];
+        func.call(&mut self.store, args, &mut results)
+            .with_context(|| format!("calling `{name}`"))?;
+        Ok(results)
+    }
+
+    /// The exported function `name` (as in [`Self::call`]).
+    pub fn func(&mut self, name: &str) -> Result<Func> {
+        let engine = engine();
+        let index = match name.split_once('#') {
+            Some((iface, func)) => {
+                let iface = exports::resolve_instance_name(engine, &self.component, iface)
+                    .ok_or_else(|| format_err!("no exported instance `{iface}`"))?;
+                let instance = self
+                    .component
+                    .get_export_index(None, &iface)
+                    .ok_or_else(|| format_err!("no export `{iface}`"))?;
+                self.component.get_export_index(Some(&instance), func)
+            }
+            None => self.component.get_export_index(None, name),
+        };
+        let Some(index) = index else {
+            bail!("no exported function `{name}`");
+        };
+        self.instance
+            .get_func(&mut self.store, index)
+            .ok_or_else(|| format_err!("export `{name}` is not a function"))
+    }
+
+    /// Every exported function with its parameter and result types.
+    pub fn exports(&self) -> Vec<ExportedFunc> {
+        exports::exported_funcs(engine(), &self.component)
+    }
+
+    /// The `wasi:otel` events recorded so far, in call order.
+    pub fn spans(&self) -> &[Recorded] {
+        self.store.data().otel.recorded()
+    }
+
+    /// Takes the recorded `wasi:otel` events, leaving the record empty.
+    pub fn take_spans(&mut self) -> Vec<Recorded> {
+        self.store.data_mut().otel.take_recorded()
+    }
+
+    /// The `wasi:otel` host (span stack, records).
+    pub fn otel(&self) -> &OtelHost {
+        &self.store.data().otel
+    }
+
+    /// The `store` host (blob counters).
+    pub fn blobs(&self) -> &BlobStore {
+        &self.store.data().blobs
+    }
+
+    /// Everything the component printed to stdout so far, lossily decoded.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.contents()).into_owned()
+    }
+
+    /// Drops a resource handle the component returned.
+    pub fn drop_resource(&mut self, handle: ResourceAny) -> Result<()> {
+        handle.resource_drop(&mut self.store)
+    }
+
+    /// Drops every owned resource handle inside `value` (records, lists,
+    /// variants, ... are searched); returns how many were dropped.
+    pub fn drop_owned(&mut self, value: &Val) -> Result<usize> {
+        let mut handles = Vec::new();
+        collect_owned(value, &mut handles);
+        let count = handles.len();
+        for handle in handles {
+            self.drop_resource(handle)?;
+        }
+        Ok(count)
+    }
+
+    /// The store, for direct use of wasmtime APIs.
+    pub fn store(&mut self) -> &mut Store<HostState> {
+        &mut self.store
+    }
+
+    /// The instance of the component.
+    pub fn instance(&self) -> Instance {
+        self.instance
+    }
+
+    /// The compiled component.
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+}
+
+/// Pushes every owned handle in `value` onto `out`.
+fn collect_owned(value: &Val, out: &mut Vec<ResourceAny>) {
+    match value {
+        Val::Resource(r) if r.owned() => out.push(*r),
+        Val::List(vs) | Val::Tuple(vs) | Val::FixedLengthList(vs) => {
+            vs.iter().for_each(|v| collect_owned(v, out))
+        }
+        Val::Record(fields) => fields.iter().for_each(|(_, v)| collect_owned(v, out)),
+        Val::Map(entries) => entries.iter().for_each(|(k, v)| {
+            collect_owned(k, out);
+            collect_owned(v, out);
+        }),
+        Val::Variant(_, Some(v)) | Val::Option(Some(v)) => collect_owned(v, out),
+        Val::Result(Ok(Some(v)) | Err(Some(v))) => collect_owned(v, out),
+        _ => {}
+    }
+}
