@@ -10,6 +10,7 @@
 //! `wit-component` turns the core module into the proxy component.
 
 mod abi;
+mod borrows;
 mod descriptor;
 mod module;
 mod world;
@@ -17,12 +18,14 @@ mod world;
 use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::abi::AbiVariant;
 use wit_parser::{
-    LiftLowerAbi, ManglingAndAbi, SizeAlign, WasmExport, WasmExportKind, WasmImport, WorldItem,
+    LiftLowerAbi, ManglingAndAbi, Resolve, ResourceIntrinsic, SizeAlign, TypeId, TypeOwner,
+    WasmExport, WasmExportKind, WasmImport, WorldId, WorldItem, WorldKey,
 };
 
 use crate::analyze::Plan;
 use crate::{Error, Options, OtelFlavor};
 use abi::{StatusProbe, core_type, return_area};
+use borrows::BorrowWalker;
 use descriptor::DescriptorData;
 use module::{Forwarder, SpanRuntime};
 
@@ -54,6 +57,21 @@ impl ExportProxy {
         let runtime = SpanRuntime::parse(SPAN_RUNTIME)?;
         let mut data = DescriptorData::new(runtime.descriptor_base());
         let mangling = ManglingAndAbi::Legacy(LiftLowerAbi::Sync);
+
+        // `[resource-drop]` imports come right after the forwarders' imports.
+        let forwarded: usize = plan.wrapped().map(|(_, funcs)| funcs.len()).sum();
+        let first_drop = runtime.imported_funcs() + forwarded as u32;
+        let mut drops: Vec<(TypeId, (String, String))> = Vec::new();
+        let mut drop_of = |resource: TypeId| -> u32 {
+            let index = drops
+                .iter()
+                .position(|(r, _)| *r == resource)
+                .unwrap_or_else(|| {
+                    drops.push((resource, drop_import(&resolve, world, resource)));
+                    drops.len() - 1
+                });
+            first_drop + index as u32
+        };
 
         let mut forwarders = Vec::new();
         for (item, funcs) in plan.wrapped() {
@@ -93,11 +111,20 @@ impl ExportProxy {
                     return_area: return_area(&sizes, func),
                     descriptor,
                     status,
+                    cleanup: BorrowWalker::cleanup(
+                        &resolve,
+                        &sizes,
+                        func,
+                        export.indirect_params,
+                        export.params.len() as u32 + 3,
+                        &mut drop_of,
+                    ),
                 });
             }
         }
 
-        let mut module = module::link(&runtime, &forwarders, data.bytes(), &|m, n| {
+        let drops: Vec<(String, String)> = drops.into_iter().map(|(_, name)| name).collect();
+        let mut module = module::link(&runtime, &forwarders, &drops, data.bytes(), &|m, n| {
             (m.to_string(), n.to_string())
         })?;
         wit_component::embed_component_metadata(
@@ -117,4 +144,26 @@ impl ExportProxy {
             wit: world::print(&resolve, world),
         })
     }
+}
+
+/// The core import (module, field) of `[resource-drop]` for `resource`,
+/// imported through the proxy world's import of its interface.
+fn drop_import(resolve: &Resolve, world: WorldId, resource: TypeId) -> (String, String) {
+    let key = match resolve.types[resource].owner {
+        TypeOwner::Interface(owner) => resolve.worlds[world]
+            .imports
+            .iter()
+            .find(|(_, item)| matches!(item, WorldItem::Interface { id, .. } if *id == owner))
+            .map(|(key, _)| key.clone())
+            .or(Some(WorldKey::Interface(owner))),
+        _ => None,
+    };
+    resolve.wasm_import_name(
+        ManglingAndAbi::Legacy(LiftLowerAbi::Sync),
+        WasmImport::ResourceIntrinsic {
+            interface: key.as_ref(),
+            resource,
+            intrinsic: ResourceIntrinsic::ImportedDrop,
+        },
+    )
 }

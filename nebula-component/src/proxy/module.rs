@@ -31,6 +31,7 @@ use wasm_encoder::{
 use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
 
 use super::abi::StatusProbe;
+use super::borrows::Cleanup;
 use crate::Error;
 
 const PAGE: u64 = 65536;
@@ -57,6 +58,8 @@ pub(crate) struct Forwarder {
     pub descriptor: Option<u32>,
     /// How to read the call's status.
     pub status: StatusProbe,
+    /// Drops of the borrow handles the call was lent.
+    pub cleanup: Cleanup,
 }
 
 /// The span runtime's facts the linker needs, read once.
@@ -108,6 +111,11 @@ impl<'a> SpanRuntime<'a> {
         Ok(rt)
     }
 
+    /// How many functions the runtime imports (the generated imports follow).
+    pub fn imported_funcs(&self) -> u32 {
+        self.imported_funcs
+    }
+
     /// Where the descriptor segment starts: just past the runtime's memory.
     pub fn descriptor_base(&self) -> u32 {
         (self.memory_pages * PAGE) as u32
@@ -142,14 +150,16 @@ impl Reencode for Shift {
     }
 }
 
-/// Links the runtime with `forwarders` and the descriptor `data`.
+/// Links the runtime with `forwarders`, the `[resource-drop]` imports
+/// `drops` (after the forwarders' imports) and the descriptor `data`.
 pub(crate) fn link(
     rt: &SpanRuntime<'_>,
     forwarders: &[Forwarder],
+    drops: &[(String, String)],
     data: &[u8],
     rename_import: &dyn Fn(&str, &str) -> (String, String),
 ) -> Result<Vec<u8>, Error> {
-    let added = forwarders.len() as u32;
+    let added = (forwarders.len() + drops.len()) as u32;
     let mut shift = Shift {
         imported: rt.imported_funcs,
         added,
@@ -166,6 +176,7 @@ pub(crate) fn link(
         .iter()
         .map(|f| types.get(&f.import_params, &f.import_results))
         .collect();
+    let drop_type = types.get(&[ValType::I32], &[]);
     let forwarder_types: Vec<u32> = forwarders
         .iter()
         .map(|f| types.get(&f.export_params, &f.export_results))
@@ -245,6 +256,9 @@ pub(crate) fn link(
                         &f.import.1,
                         EntityType::Function(types.index(*ty)),
                     );
+                }
+                for (module, name) in drops {
+                    section.import(module, name, EntityType::Function(types.index(drop_type)));
                 }
                 module.section(&section);
             }
@@ -410,23 +424,21 @@ impl Types {
 
 fn forwarder_body(f: &Forwarder, import: u32, start: u32, end: u32, realloc: u32) -> Function {
     use Instruction as I;
+    // Locals: the parameters, then `handle`, `area`, `result` (always
+    // declared; the borrow cleanup's locals follow), then the cleanup's.
     let params = f.export_params.len() as u32;
-    let mut locals = Vec::new();
-    let mut next = params;
-    let mut local = |ty: ValType, locals: &mut Vec<(u32, ValType)>| {
-        locals.push((1, ty));
-        next += 1;
-        next - 1
-    };
-    let handle = f.descriptor.map(|_| local(ValType::I32, &mut locals));
-    let area = f.retptr.then(|| local(ValType::I32, &mut locals));
-    let result = match (f.retptr, f.export_results.as_slice()) {
-        (false, [ty]) => Some(local(*ty, &mut locals)),
+    let (handle, area, result) = (params, params + 1, params + 2);
+    let result_type = match (f.retptr, f.export_results.as_slice()) {
+        (false, [ty]) => Some(*ty),
         _ => None,
     };
+    let mut locals = vec![(2, ValType::I32), (1, result_type.unwrap_or(ValType::I32))];
+    locals.extend(f.cleanup.locals.iter().map(|ty| (1, *ty)));
+    let area = f.retptr.then_some(area);
+    let result = result_type.map(|_| result);
 
     let mut body = Vec::new();
-    if let (Some(addr), Some(handle)) = (f.descriptor, handle) {
+    if let Some(addr) = f.descriptor {
         body.extend([
             I::I32Const(addr as i32),
             I::Call(start),
@@ -449,7 +461,8 @@ fn forwarder_body(f: &Forwarder, import: u32, start: u32, end: u32, realloc: u32
     if let Some(result) = result {
         body.push(I::LocalSet(result));
     }
-    if let Some(handle) = handle {
+    body.extend(f.cleanup.code.iter().cloned());
+    if f.descriptor.is_some() {
         body.push(I::LocalGet(handle));
         f.status.emit(area.or(result), &mut body);
         body.push(I::Call(end));
