@@ -40,6 +40,42 @@ pub struct HostState {
     pub otel: OtelHost,
     /// The `nebula:fixtures/store` host.
     pub blobs: BlobStore,
+    memory: MemoryWatch,
+}
+
+impl HostState {
+    /// The largest size, in bytes, any linear memory of the store reached.
+    pub fn memory_high_water(&self) -> usize {
+        self.memory.high_water
+    }
+}
+
+/// A resource limiter that allows everything and remembers the largest
+/// memory size asked for, so tests can check memory stays flat.
+#[derive(Default)]
+struct MemoryWatch {
+    high_water: usize,
+}
+
+impl wasmtime::ResourceLimiter for MemoryWatch {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
+        self.high_water = self.high_water.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool> {
+        Ok(true)
+    }
 }
 
 impl WasiView for HostState {
@@ -94,8 +130,10 @@ impl RunnerBuilder {
             table: ResourceTable::new(),
             otel: self.otel,
             blobs: BlobStore::default(),
+            memory: MemoryWatch::default(),
         };
         let mut store = Store::new(engine(), state);
+        store.limiter(|s| &mut s.memory);
         let instance = linker()?
             .instantiate(&mut store, &component)
             .context("instantiating the component")?;

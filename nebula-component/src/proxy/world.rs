@@ -59,15 +59,7 @@ pub(crate) fn proxy_world(plan: &Plan) -> Result<(Resolve, WorldId), Error> {
         imports.entry(item.key.clone()).or_insert(world_item);
     }
     for id in &plan.runtime_imports {
-        imports
-            .entry(WorldKey::Interface(*id))
-            .or_insert_with(|| WorldItem::Interface {
-                id: *id,
-                stability: Stability::default(),
-                external_id: None,
-                docs: Docs::default(),
-                span: Default::default(),
-            });
+        import_with_deps(&resolve, &mut imports, *id);
     }
     let world = resolve.worlds.alloc(World {
         name: NAME.to_string(),
@@ -255,4 +247,30 @@ impl Needed {
             self.ty(resolve, world, child);
         }
     }
+}
+
+/// Imports interface `id` after everything it uses (which may be other
+/// versions than the embedded WIT names, once merged with the target's).
+fn import_with_deps(
+    resolve: &Resolve,
+    imports: &mut wit_parser::IndexMap<WorldKey, WorldItem>,
+    id: InterfaceId,
+) {
+    let key = WorldKey::Interface(id);
+    if imports.contains_key(&key) {
+        return;
+    }
+    for dep in resolve.interface_direct_deps(id) {
+        import_with_deps(resolve, imports, dep);
+    }
+    imports.insert(
+        key,
+        WorldItem::Interface {
+            id,
+            stability: Stability::default(),
+            external_id: None,
+            docs: Docs::default(),
+            span: Default::default(),
+        },
+    );
 }
