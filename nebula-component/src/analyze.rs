@@ -84,7 +84,7 @@ impl Plan {
                 )));
             }
         };
-        let runtime = RuntimeImports::load()?;
+        let runtime = RuntimeImports::load(&options.flavor)?;
         let remap = resolve
             .merge(runtime.resolve)
             .map_err(|e| Error::Unsupported(format!("the component's `wasi:otel`, `wasi:clocks` or `wasi:random` packages conflict with the ones Nebula imports: {e:#}")))?;

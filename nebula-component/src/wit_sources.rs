@@ -3,7 +3,10 @@
 
 use wit_parser::{InterfaceId, Resolve};
 
-use crate::Error;
+use crate::{Error, OtelFlavor};
+
+/// The `wasi:otel` package version of the default (`inner`) flavor.
+const INNER_VERSION: &str = "0.3.0";
 
 /// The packages, dependencies first, as (file name, source).
 const PACKAGES: &[(&str, &str)] = &[
@@ -35,14 +38,23 @@ pub(crate) struct RuntimeImports {
 }
 
 impl RuntimeImports {
-    /// Parses the embedded WIT.
-    pub fn load() -> Result<Self, Error> {
+    /// Parses the embedded WIT, adapted to `flavor`: the `current` flavor
+    /// is the same package at another version, with `current-span-context`
+    /// in place of `inner-span-context` and `outer-span-context`.
+    pub fn load(flavor: &OtelFlavor) -> Result<Self, Error> {
         let mut resolve = Resolve::default();
         for (path, source) in PACKAGES {
+            let source = match flavor {
+                OtelFlavor::Current(version) if path.ends_with("otel.wit") => {
+                    current_flavor(source, version)?
+                }
+                _ => source.to_string(),
+            };
             resolve
-                .push_str(path, source)
+                .push_str(path, &source)
                 .map_err(|e| Error::internal("embedded WIT does not parse", e))?;
         }
+        let otel = format!("wasi:otel@{}", otel_version(flavor));
         let interface = |resolve: &Resolve, package: &str, name: &str| {
             resolve
                 .packages
@@ -54,12 +66,66 @@ impl RuntimeImports {
         let interfaces = vec![
             interface(&resolve, "wasi:clocks@0.2.0", "wall-clock")?,
             interface(&resolve, "wasi:random@0.2.0", "random")?,
-            interface(&resolve, "wasi:otel@0.3.0", "types")?,
-            interface(&resolve, "wasi:otel@0.3.0", "tracing")?,
+            interface(&resolve, &otel, "types")?,
+            interface(&resolve, &otel, "tracing")?,
         ];
         Ok(RuntimeImports {
             resolve,
             interfaces,
         })
     }
+}
+
+/// The `wasi:otel` package version `flavor` imports.
+fn otel_version(flavor: &OtelFlavor) -> &str {
+    match flavor {
+        OtelFlavor::Inner => INNER_VERSION,
+        OtelFlavor::Current(version) => version,
+    }
+}
+
+/// The embedded `wasi:otel` WIT rewritten for the `current` flavor.
+fn current_flavor(source: &str, version: &str) -> Result<String, Error> {
+    if semver_like(version).is_none() {
+        return Err(Error::BadOptions(format!(
+            "`{version}` is not a package version; use one like `0.2.0-rc.2`"
+        )));
+    }
+    let mut out = String::with_capacity(source.len());
+    let mut skip_doc = Vec::new();
+    for line in source.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("///") {
+            skip_doc.push(line);
+            continue;
+        }
+        if trimmed.starts_with("outer-span-context:") {
+            skip_doc.clear();
+            continue;
+        }
+        for doc in skip_doc.drain(..) {
+            out.push_str(doc);
+            out.push('\n');
+        }
+        let line = line
+            .replace(
+                &format!("package wasi:otel@{INNER_VERSION};"),
+                &format!("package wasi:otel@{version};"),
+            )
+            .replace("inner-span-context:", "current-span-context:");
+        out.push_str(&line);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// `Some` when `version` has the shape `MAJOR.MINOR.PATCH[-PRE][+BUILD]`.
+fn semver_like(version: &str) -> Option<()> {
+    let core = version.split(['-', '+']).next()?;
+    let parts: Vec<&str> = core.split('.').collect();
+    (parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+    .then_some(())
 }

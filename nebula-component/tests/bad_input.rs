@@ -31,7 +31,9 @@ fn empty_input() {
 
 #[test]
 fn random_bytes() {
-    let bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let bytes: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let e = error_of(&bytes);
     assert!(matches!(e, Error::NotAComponent(_)), "{e:?}");
     assert!(e.to_string().contains("not WebAssembly"), "{e}");

@@ -118,7 +118,65 @@ fn filters_choose_the_spans_but_every_function_is_forwarded() {
         ..Options::default()
     };
     let out = instrument(&input, &options).expect("instruments");
-    let names: Vec<_> = out.report.wrapped.iter().map(|w| w.span_name.as_str()).collect();
+    let names: Vec<_> = out
+        .report
+        .wrapped
+        .iter()
+        .map(|w| w.span_name.as_str())
+        .collect();
     assert_eq!(names, ["a:b/api#keep"]);
     assert_eq!(exports(&input), exports(&out.component));
+}
+
+#[test]
+fn current_flavor_imports_upstreams_current_span_context() {
+    let input = component(
+        r#"
+        package a:b;
+        interface api { work: func(n: u32) -> u32; }
+        world w { export api; }
+        "#,
+    );
+    let options = Options {
+        flavor: nebula_component::OtelFlavor::Current("0.2.0-rc.2".into()),
+        ..Options::default()
+    };
+    let out = instrument(&input, &options).expect("instruments");
+    let imports = common::imports(&out.component);
+    assert!(
+        imports.contains(&"wasi:otel/tracing@0.2.0-rc.2".to_string()),
+        "{imports:?}"
+    );
+    assert!(
+        !imports
+            .iter()
+            .any(|i| i.contains("otel") && i.contains("0.3.0"))
+    );
+    let wit_parser::decoding::DecodedWasm::Component(resolve, _) =
+        wit_parser::decoding::decode(&out.component).unwrap()
+    else {
+        panic!("not a component");
+    };
+    let tracing = resolve
+        .interfaces
+        .iter()
+        .find(|(_, i)| i.name.as_deref() == Some("tracing"))
+        .map(|(_, i)| i.functions.keys().cloned().collect::<Vec<_>>())
+        .unwrap();
+    assert!(
+        tracing.contains(&"current-span-context".to_string()),
+        "{tracing:?}"
+    );
+    assert!(
+        !tracing.contains(&"inner-span-context".to_string()),
+        "{tracing:?}"
+    );
+    let bad = Options {
+        flavor: nebula_component::OtelFlavor::Current("latest".into()),
+        ..Options::default()
+    };
+    assert!(matches!(
+        instrument(&input, &bad),
+        Err(nebula_component::Error::BadOptions(_))
+    ));
 }

@@ -43,12 +43,6 @@ pub struct ExportProxy {
 impl ExportProxy {
     /// Generates the proxy for everything `plan` wraps.
     pub fn build(plan: &Plan, options: &Options) -> Result<Self, Error> {
-        if let OtelFlavor::Current(version) = &options.flavor {
-            return Err(Error::BadOptions(format!(
-                "the `current` flavor (`wasi:otel@{version}`) is not available in this version; \
-                 use the default `inner` flavor"
-            )));
-        }
         let (resolve, world) = world::proxy_world(plan)?;
         let mut sizes = SizeAlign::default();
         sizes
@@ -124,9 +118,9 @@ impl ExportProxy {
         }
 
         let drops: Vec<(String, String)> = drops.into_iter().map(|(_, name)| name).collect();
-        let mut module = module::link(&runtime, &forwarders, &drops, data.bytes(), &|m, n| {
-            (m.to_string(), n.to_string())
-        })?;
+        let rename =
+            |module: &str, name: &str| rename_runtime_import(module, name, &options.flavor);
+        let mut module = module::link(&runtime, &forwarders, &drops, data.bytes(), &rename)?;
         wit_component::embed_component_metadata(
             &mut module,
             &resolve,
@@ -166,4 +160,20 @@ fn drop_import(resolve: &Resolve, world: WorldId, resource: TypeId) -> (String, 
             intrinsic: ResourceIntrinsic::ImportedDrop,
         },
     )
+}
+
+/// The runtime is built against the `inner` flavor; the `current` flavor
+/// renames its `wasi:otel` imports.
+fn rename_runtime_import(module: &str, name: &str, flavor: &OtelFlavor) -> (String, String) {
+    match flavor {
+        OtelFlavor::Current(version) if module.starts_with("wasi:otel/") => {
+            let interface = module.split('@').next().unwrap_or(module);
+            let name = match name {
+                "inner-span-context" => "current-span-context",
+                other => other,
+            };
+            (format!("{interface}@{version}"), name.to_string())
+        }
+        _ => (module.to_string(), name.to_string()),
+    }
 }
