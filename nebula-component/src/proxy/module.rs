@@ -357,12 +357,10 @@ pub(crate) fn link(
             Payload::StartSection { .. } => {
                 return Err(Error::Internal("span runtime has a start function".into()));
             }
-            Payload::End(_) => {
-                if !wrote_data && !data.is_empty() {
-                    let mut section = DataSection::new();
-                    descriptor_segment(&mut section);
-                    module.section(&section);
-                }
+            Payload::End(_) if !wrote_data && !data.is_empty() => {
+                let mut section = DataSection::new();
+                descriptor_segment(&mut section);
+                module.section(&section);
             }
             // Names, producers and the runtime's own component-type section
             // are not carried over: the proxy gets its own metadata.

@@ -236,11 +236,7 @@ impl Needed {
         let def = &resolve.types[id];
         match def.owner {
             TypeOwner::Interface(iface) => return self.interface(iface),
-            TypeOwner::World(w) if w == world => {
-                if !self.world_types.insert(id) {
-                    return;
-                }
-            }
+            TypeOwner::World(w) if w == world && !self.world_types.insert(id) => return,
             _ => {}
         }
         for child in crate::wit_walk::children(&def.kind) {

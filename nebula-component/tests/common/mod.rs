@@ -1,11 +1,11 @@
 //! Helpers shared by the structural tests: components from WIT, and their
 //! exports printed as WIT for comparison.
+#![allow(dead_code, reason = "each test binary uses a different part")]
 
 use wit_component::{ComponentEncoder, StringEncoding, WitPrinter};
 use wit_parser::{LiftLowerAbi, ManglingAndAbi, Resolve, WorldId};
 
 /// A component whose world is `world` in the WIT `source`.
-#[allow(dead_code)]
 pub fn component(source: &str) -> Vec<u8> {
     let mut resolve = Resolve::default();
     push_deps(&mut resolve);
@@ -19,10 +19,10 @@ pub fn component(source: &str) -> Vec<u8> {
 /// A component of `world` whose functions all trap (a dummy module).
 pub fn component_of(resolve: &Resolve, world: WorldId) -> anyhow::Result<Vec<u8>> {
     let mangling = ManglingAndAbi::Legacy(LiftLowerAbi::Sync);
-    let mut module = wit_component::dummy_module(&resolve, world, mangling);
+    let mut module = wit_component::dummy_module(resolve, world, mangling);
     wit_component::embed_component_metadata(
         &mut module,
-        &resolve,
+        resolve,
         world,
         StringEncoding::UTF8,
         false,
@@ -101,7 +101,6 @@ fn push_deps(resolve: &mut Resolve) {
 }
 
 /// The names a component imports, from its world.
-#[allow(dead_code)]
 pub fn imports(bytes: &[u8]) -> Vec<String> {
     let (resolve, world) = match wit_parser::decoding::decode(bytes).unwrap() {
         wit_parser::decoding::DecodedWasm::Component(resolve, world) => (resolve, world),
