@@ -15,6 +15,8 @@
 #![deny(missing_docs)]
 
 pub mod analyze;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod compose;
 mod error;
 mod options;

@@ -1,0 +1,146 @@
+//! Prints how long instrumenting takes next to how long validating the same
+//! input takes, for components from ~10 KB to over 10 MB, and how long the
+//! CLI takes to start. Figures, not a pass/fail test:
+//!
+//! ```sh
+//! cargo bench -p nebula-native --bench instrument
+//! ```
+//!
+//! For each input: `wasmparser` validation, `nebula_component::instrument`
+//! in-process (native), the same through `nebula.wasm` in wasmtime (what
+//! the CLI runs), and the whole `nebula instrument` process; each as the
+//! median of several runs, with its ratio to validation. Goals: instrument
+//! ≤ 3× validate, start-up (`nebula --version`) ≤ 50 ms. The engine runs
+//! `nebula.wasm` with `concurrency_support(false)` (see `src/engine.rs`).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::fs;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nebula_component::Options;
+use nebula_component::cli::output::human_size;
+use nebula_native::nebula_wasm::{NEBULA_WASM, NebulaWasm};
+
+/// Runs `f` until about `budget` is spent (3 to 15 times); the median.
+fn median(budget: Duration, mut f: impl FnMut()) -> Duration {
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 3 || (times.len() < 15 && start.elapsed() < budget) {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn ratio(a: Duration, b: Duration) -> String {
+    format!("{:.1}×", a.as_secs_f64() / b.as_secs_f64())
+}
+
+fn main() {
+    let budget = Duration::from_secs(3);
+    let scratch = common::scratch("bench");
+    let nebula = NebulaWasm::embedded().expect("nebula.wasm loads");
+    let options = Options::default();
+
+    let mut inputs: Vec<(String, Vec<u8>)> = vec![
+        ("sample (Rust, wit-bindgen)".into(), common::sample()),
+        (
+            "generated 10 functions".into(),
+            common::component(&common::generated_wit(1, 10)),
+        ),
+        (
+            "generated 1,000 functions".into(),
+            common::component(&common::generated_wit(10, 100)),
+        ),
+    ];
+    inputs.push(("nebula.wasm (Rust command)".into(), NEBULA_WASM.to_vec()));
+    inputs.push((
+        "generated 20,000 functions".into(),
+        common::component(&common::generated_wit(100, 200)),
+    ));
+
+    println!(
+        "nebula instrument: {} inputs, median of 3-15 runs each",
+        inputs.len()
+    );
+    println!(
+        "{:<28} {:>10} {:>10} {:>10} {:>6} {:>11} {:>6} {:>10} {:>6} {:>8}",
+        "input",
+        "size",
+        "validate",
+        "native",
+        "×val",
+        "nebula.wasm",
+        "×val",
+        "CLI",
+        "×val",
+        "wrapped"
+    );
+    for (i, (name, bytes)) in inputs.iter().enumerate() {
+        let validate = median(budget, || {
+            wasmparser::Validator::new()
+                .validate_all(bytes)
+                .expect("input validates");
+        });
+        let mut wrapped = 0;
+        let native = median(budget, || {
+            wrapped = nebula_component::instrument(bytes, &options)
+                .expect("instruments")
+                .report
+                .wrapped
+                .len();
+        });
+        let wasm = median(budget, || {
+            nebula.instrument(bytes, &options).expect("instruments");
+        });
+        let input = scratch.join(format!("input{i}.wasm"));
+        fs::write(&input, bytes).unwrap();
+        let cli = median(budget, || {
+            let status = common::nebula()
+                .args(["instrument", "-q", "--force", "-o"])
+                .arg(scratch.join("out"))
+                .arg(&input)
+                .status()
+                .expect("nebula runs");
+            assert!(status.success());
+        });
+        println!(
+            "{:<28} {:>10} {:>10} {:>10} {:>6} {:>11} {:>6} {:>10} {:>6} {:>8}",
+            name,
+            human_size(bytes.len()),
+            ms(validate),
+            ms(native),
+            ratio(native, validate),
+            ms(wasm),
+            ratio(wasm, validate),
+            ms(cli),
+            ratio(cli, validate),
+            wrapped,
+        );
+    }
+
+    let startup = median(budget, || {
+        let out = Command::new(env!("CARGO_BIN_EXE_nebula"))
+            .arg("--version")
+            .output()
+            .expect("nebula runs");
+        assert!(out.status.success());
+    });
+    let load = median(budget, || {
+        NebulaWasm::embedded().expect("nebula.wasm loads");
+    });
+    println!("start-up: `nebula --version` {}", ms(startup));
+    println!(
+        "loading the precompiled nebula.wasm (deserialize + link): {}",
+        ms(load)
+    );
+}

@@ -1,0 +1,208 @@
+//! `nebula.wasm` as an instrumenter library, run by wasmtime.
+//!
+//! `build.rs` builds `nebula.wasm` from `nebula-component` and precompiles
+//! it for the host; [`NebulaWasm::embedded`] deserializes that code, so
+//! start-up compiles nothing. Each call of [`NebulaWasm::instrument`] gets a
+//! fresh instance in a fresh store whose WASI context grants nothing: no
+//! preopened directory, no environment, no network. The bytes go in and
+//! come out through the exported `nebula:instrument/instrumenter`
+//! interface, called with typed bindings.
+
+use nebula_component::cli::Backend;
+use nebula_component::{Direction, Error, Instrumented, Options, OtelFlavor, Report};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::engine;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "nebula:instrument/instrument",
+    });
+}
+
+use bindings::exports::nebula::instrument::instrumenter as wit;
+
+/// Where the build put `nebula.wasm` (`<workspace>/target/nebula/nebula.wasm`).
+pub const NEBULA_WASM_PATH: &str = env!("NEBULA_WASM_PATH");
+
+/// Where the build put the sample component
+/// (`<workspace>/target/nebula/sample.wasm`).
+pub const SAMPLE_PATH: &str = env!("NEBULA_SAMPLE_PATH");
+
+/// `nebula.wasm`, as built.
+pub static NEBULA_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula.wasm"));
+
+/// `nebula.wasm` precompiled for this host by `build.rs`.
+static PRECOMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula.cwasm"));
+
+/// How much a failing `nebula.wasm` may print (a panic message) before the
+/// rest is dropped.
+const STDERR_CAPACITY: usize = 64 * 1024;
+
+/// The store data of one `instrument` call: WASI that grants nothing.
+struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// `nebula.wasm`, loaded and linked, ready to instrument.
+pub struct NebulaWasm {
+    engine: Engine,
+    component: Component,
+    pre: bindings::InstrumentPre<State>,
+    precompiled: bool,
+}
+
+impl NebulaWasm {
+    /// The embedded `nebula.wasm`, from its precompiled code; compiled now
+    /// instead (slower) when that code does not fit this host (a binary
+    /// copied to another machine), which [`NebulaWasm::precompiled`] tells.
+    pub fn embedded() -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine::config())?;
+        // SAFETY: the bytes are what `Engine::precompile_component` produced
+        // at build time for this configuration; wasmtime checks the version
+        // and settings and refuses anything else.
+        match unsafe { Component::deserialize(&engine, PRECOMPILED) } {
+            Ok(component) => Self::new(engine, component, true),
+            Err(_) => {
+                let component = Component::new(&engine, NEBULA_WASM)?;
+                Self::new(engine, component, false)
+            }
+        }
+    }
+
+    /// Compiles `nebula.wasm` from its bytes (e.g. [`NEBULA_WASM_PATH`]).
+    pub fn compile(wasm: &[u8]) -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine::config())?;
+        let component = Component::new(&engine, wasm)?;
+        Self::new(engine, component, false)
+    }
+
+    fn new(engine: Engine, component: Component, precompiled: bool) -> anyhow::Result<Self> {
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        let pre = bindings::InstrumentPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(Self {
+            engine,
+            component,
+            pre,
+            precompiled,
+        })
+    }
+
+    /// Whether the code came precompiled (nothing compiled at start-up).
+    pub fn precompiled(&self) -> bool {
+        self.precompiled
+    }
+
+    /// The engine `nebula.wasm` runs in.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The compiled `nebula.wasm` component (e.g. to run it as a command).
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+
+    /// Instruments `component` by calling `nebula.wasm`'s exported
+    /// `instrument`; a trap is an [`Error::Internal`] with what the guest
+    /// printed.
+    pub fn instrument(&self, component: &[u8], options: &Options) -> Result<Instrumented, Error> {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let state = State {
+            wasi: WasiCtx::builder().stderr(stderr.clone()).build(),
+            table: ResourceTable::new(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        let trapped = |e: wasmtime::Error| {
+            let printed = String::from_utf8_lossy(&stderr.contents())
+                .trim()
+                .to_string();
+            Error::Internal(format!(
+                "`nebula.wasm` failed: {e:#}{}{printed}",
+                if printed.is_empty() {
+                    ""
+                } else {
+                    "; it printed: "
+                }
+            ))
+        };
+        let instance = self.pre.instantiate(&mut store).map_err(trapped)?;
+        let result = instance
+            .nebula_instrument_instrumenter()
+            .call_instrument(&mut store, component, &to_wit(options))
+            .map_err(trapped)?;
+        match result {
+            Ok(done) => Ok(from_wit(done)),
+            Err(e) => Err(error_from_wit(e)),
+        }
+    }
+}
+
+impl Backend for NebulaWasm {
+    fn instrument(&mut self, component: &[u8], options: &Options) -> Result<Instrumented, Error> {
+        NebulaWasm::instrument(self, component, options)
+    }
+}
+
+fn to_wit(options: &Options) -> wit::Options {
+    let patterns =
+        |ps: &[nebula_component::Pattern]| ps.iter().map(|p| p.as_str().into()).collect();
+    wit::Options {
+        include: patterns(&options.include),
+        exclude: patterns(&options.exclude),
+        flavor: match &options.flavor {
+            OtelFlavor::Inner => wit::OtelFlavor::Inner,
+            OtelFlavor::Current(version) => wit::OtelFlavor::Current(version.clone()),
+        },
+        component_name: options.component_name.clone(),
+    }
+}
+
+fn from_wit(done: wit::Instrumented) -> Instrumented {
+    let report = done.report;
+    Instrumented {
+        component: done.component,
+        report: Report {
+            proxy_wit: report.proxy_wit,
+            wrapped: report
+                .wrapped
+                .into_iter()
+                .map(|f| nebula_component::WrappedFunction {
+                    span_name: f.span_name,
+                    direction: match f.direction {
+                        wit::Direction::Export => Direction::Export,
+                        wit::Direction::Import => Direction::Import,
+                    },
+                    interface: f.interface,
+                    function: f.function,
+                })
+                .collect(),
+            skipped: report.skipped,
+        },
+    }
+}
+
+fn error_from_wit(error: wit::Error) -> Error {
+    match error {
+        wit::Error::NotAComponent(m) => Error::NotAComponent(m),
+        wit::Error::Invalid(m) => Error::Invalid(m),
+        wit::Error::Unsupported(m) => Error::Unsupported(m),
+        wit::Error::BadOptions(m) => Error::BadOptions(m),
+        wit::Error::Internal(m) => Error::Internal(m),
+    }
+}

@@ -1,0 +1,139 @@
+//! Helpers shared by the CLI tests and the benchmark: input components made
+//! from WIT text, scratch directories, and the `nebula` binary.
+#![allow(dead_code, reason = "each test file uses a different subset")]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use wit_component::{ComponentEncoder, StringEncoding};
+use wit_parser::{LiftLowerAbi, ManglingAndAbi, Resolve};
+
+/// The sample component the build put in `target/nebula/sample.wasm`.
+pub fn sample() -> Vec<u8> {
+    std::fs::read(nebula_native::nebula_wasm::SAMPLE_PATH).expect("the built sample component")
+}
+
+/// A component of the world `source` (a WIT package with one world) whose
+/// functions all trap: enough to instrument.
+pub fn component(source: &str) -> Vec<u8> {
+    let (mut module, resolve, world) = core_module(source);
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        StringEncoding::UTF8,
+        false,
+    )
+    .expect("metadata embeds");
+    ComponentEncoder::default()
+        .module(&module)
+        .expect("module is accepted")
+        .validate(true)
+        .encode()
+        .expect("component encodes")
+}
+
+/// The core module (no component metadata) of the world `source`.
+pub fn core_module(source: &str) -> (Vec<u8>, Resolve, wit_parser::WorldId) {
+    let mut resolve = Resolve::default();
+    let pkg = resolve.push_str("gen.wit", source).expect("WIT parses");
+    let world = resolve.select_world(&[pkg], None).expect("one world");
+    let mangling = ManglingAndAbi::Legacy(LiftLowerAbi::Sync);
+    let module = wit_component::dummy_module(&resolve, world, mangling);
+    (module, resolve, world)
+}
+
+/// WIT of a world exporting `interfaces` interfaces of `functions` functions
+/// each, with strings, lists, records and results in their signatures.
+pub fn generated_wit(interfaces: usize, functions: usize) -> String {
+    let mut wit = String::from("package bench:generated@0.1.0;\n\n");
+    for i in 0..interfaces {
+        let _ = writeln!(wit, "interface api{i} {{");
+        let _ = writeln!(
+            wit,
+            "    record item {{ id: u64, name: string, tags: list<string> }}"
+        );
+        for f in 0..functions {
+            let _ = match f % 3 {
+                0 => writeln!(wit, "    get{f}: func(id: u64) -> result<item, string>;"),
+                1 => writeln!(wit, "    put{f}: func(item: item, flag: bool) -> u32;"),
+                _ => writeln!(
+                    wit,
+                    "    find{f}: func(query: string, limit: u32) -> list<item>;"
+                ),
+            };
+        }
+        wit.push_str("}\n\n");
+    }
+    wit.push_str("world generated {\n");
+    for i in 0..interfaces {
+        let _ = writeln!(wit, "    export api{i};");
+    }
+    wit.push_str("}\n");
+    wit
+}
+
+/// A small two-interface component with a `result`.
+pub const SMALL_WIT: &str = "package test:small@0.1.0;
+
+interface math {
+    add: func(a: u32, b: u32) -> u32;
+    checked-div: func(a: u32, b: u32) -> result<u32, string>;
+}
+
+interface text {
+    upper: func(s: string) -> string;
+}
+
+world small {
+    export math;
+    export text;
+}
+";
+
+/// A fresh, empty scratch directory named after the test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("nebula-native")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+/// The `nebula` binary of this build.
+pub fn nebula() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_nebula"))
+}
+
+/// Runs `nebula` with `args` in `cwd`.
+pub fn run_in(cwd: &Path, args: &[&str]) -> Run {
+    let output = nebula()
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("nebula runs");
+    Run::from(output)
+}
+
+/// What one `nebula` run did.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Run {
+            code: output.status.code().expect("an exit code, not a signal"),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
