@@ -16,7 +16,12 @@ use nebula_component::cli::error;
 /// Instrument WebAssembly components with OpenTelemetry tracing
 /// (`wasi:otel`), without changing their source.
 #[derive(Parser)]
-#[command(name = "nebula", version, propagate_version = true)]
+#[command(
+    name = "nebula",
+    bin_name = "nebula",
+    version,
+    propagate_version = true
+)]
 #[command(after_help = "Run `nebula help instrument` for examples.\n\n\
 Exit status:\n  0  success\n  1  some inputs failed\n  2  usage error")]
 struct Cli {

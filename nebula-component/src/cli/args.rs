@@ -43,7 +43,9 @@ span names, skipped items with the reason).
 Exit status:
   0  every input was instrumented
   1  some inputs failed (the others were still written)
-  2  usage error (bad arguments)";
+  2  usage error (bad arguments)
+  (`nebula.wasm` run as a WASI 0.2 command exits 1 for both failures:
+  `wasi:cli/exit` carries only success or failure)";
 
 /// Arguments of `nebula instrument`.
 #[derive(Debug, Clone, Args)]

@@ -18,7 +18,12 @@ use nebula_component::cli::{self, InstrumentArgs, Library, PlainProgress};
 /// Instrument WebAssembly components with `wasi:otel` tracing (portable
 /// build).
 #[derive(Parser)]
-#[command(name = "nebula", version, propagate_version = true)]
+#[command(
+    name = "nebula",
+    bin_name = "nebula",
+    version,
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
