@@ -61,6 +61,8 @@ pub struct Plan {
     pub runtime_imports: Vec<InterfaceId>,
     /// Every export, in order.
     pub exports: Vec<ExportItem>,
+    /// Every import that is a function or an interface, in order.
+    pub imports: Vec<ExportItem>,
     /// The `wasm.component.name` attribute value.
     pub component_name: String,
 }
@@ -103,54 +105,69 @@ impl Plan {
         check_top_level_imports(&resolve, world)?;
         let mut exports = Vec::new();
         for (key, item) in &resolve.worlds[world].exports {
-            let name = resolve.name_world_key(key);
             let clashes =
                 matches!(key, WorldKey::Name(_)) && resolve.worlds[world].imports.contains_key(key);
-            let treatment = match item {
-                _ if clashes => Treatment::PassThrough {
+            let treatment = if clashes {
+                Treatment::PassThrough {
                     reason: "an import has the same name, which a proxy cannot both import \
                              and export"
                         .into(),
-                },
-                WorldItem::Interface { id, .. } => plan_interface(&resolve, key, *id, options),
-                WorldItem::Function(func) => plan_freestanding(&resolve, func, options),
-                WorldItem::Type { .. } => Treatment::PassThrough {
-                    reason: "a type, not a function".into(),
-                },
+                }
+            } else {
+                plan_item(&resolve, key, item, Direction::Export, options)
             };
             exports.push(ExportItem {
-                name,
+                name: resolve.name_world_key(key),
                 key: key.clone(),
                 treatment,
             });
         }
         keep_type_links(&resolve, &mut exports);
+        let mut imports = Vec::new();
+        for (key, item) in &resolve.worlds[world].imports {
+            if matches!(item, WorldItem::Type { .. }) {
+                continue;
+            }
+            imports.push(ExportItem {
+                name: resolve.name_world_key(key),
+                key: key.clone(),
+                treatment: plan_item(&resolve, key, item, Direction::Import, options),
+            });
+        }
+        keep_type_links(&resolve, &mut imports);
         Ok(Plan {
             resolve,
             world,
             runtime_imports,
             exports,
+            imports,
             component_name,
         })
     }
 
-    /// The exports that go through the proxy.
-    pub fn wrapped(&self) -> impl Iterator<Item = (&ExportItem, &[PlannedFunction])> {
-        self.exports
-            .iter()
-            .filter_map(|item| match &item.treatment {
-                Treatment::Wrap(funcs) => Some((item, funcs.as_slice())),
-                Treatment::PassThrough { .. } => None,
-            })
+    /// The items of one side (`Export`: the exports) that go through that
+    /// side's proxy.
+    pub fn wrapped(
+        &self,
+        side: Direction,
+    ) -> impl Iterator<Item = (&ExportItem, &[PlannedFunction])> {
+        let items = match side {
+            Direction::Export => &self.exports,
+            Direction::Import => &self.imports,
+        };
+        items.iter().filter_map(|item| match &item.treatment {
+            Treatment::Wrap(funcs) => Some((item, funcs.as_slice())),
+            Treatment::PassThrough { .. } => None,
+        })
     }
 
-    /// The report for this plan, with the proxy world's WIT text.
+    /// The report for this plan, with the proxy worlds' WIT text.
     pub fn report(&self, proxy_wit: String) -> Report {
         let mut report = Report {
             proxy_wit,
             ..Report::default()
         };
-        for item in &self.exports {
+        for item in self.exports.iter().chain(&self.imports) {
             match &item.treatment {
                 Treatment::Wrap(funcs) => report
                     .wrapped
@@ -251,21 +268,63 @@ fn span_name(resolve: &Resolve, key: Option<&WorldKey>, func: &Function) -> Stri
     format!("{interface}#{}", func.name)
 }
 
+/// Packages whose interfaces are imported everywhere and called all the
+/// time; their imports are wrapped only when an include pattern asks.
+const CHATTY_WASI: &[&str] = &["io", "clocks", "random", "cli", "filesystem"];
+
+fn plan_item(
+    resolve: &Resolve,
+    key: &WorldKey,
+    item: &WorldItem,
+    direction: Direction,
+    options: &Options,
+) -> Treatment {
+    match item {
+        WorldItem::Interface { id, .. } => plan_interface(resolve, key, *id, direction, options),
+        WorldItem::Function(func) => {
+            if let Some(reason) = unwrappable(resolve, func) {
+                return Treatment::PassThrough { reason };
+            }
+            if direction == Direction::Import && uses_world_types(resolve, func) {
+                return Treatment::PassThrough {
+                    reason: "a top-level import using world-level types, which the composer \
+                             (wac-graph 0.12) cannot import again"
+                        .into(),
+                };
+            }
+            let planned = planned(resolve, None, func, direction, options, false);
+            if planned.span.is_none() {
+                return Treatment::PassThrough {
+                    reason: "not selected by the include/exclude patterns".into(),
+                };
+            }
+            Treatment::Wrap(vec![planned])
+        }
+        WorldItem::Type { .. } => Treatment::PassThrough {
+            reason: "a type, not a function".into(),
+        },
+    }
+}
+
 fn plan_interface(
     resolve: &Resolve,
     key: &WorldKey,
     id: InterfaceId,
+    direction: Direction,
     options: &Options,
 ) -> Treatment {
     let iface = &resolve.interfaces[id];
-    if let Some(pkg) = iface.package {
-        let pkg = &resolve.packages[pkg].name;
-        if pkg.namespace == "wasi" && pkg.name == "otel" {
-            return Treatment::PassThrough {
-                reason: "`wasi:otel` is never wrapped".into(),
-            };
-        }
+    let package = iface.package.map(|p| &resolve.packages[p].name);
+    if let Some(pkg) = package
+        && pkg.namespace == "wasi"
+        && pkg.name == "otel"
+    {
+        return Treatment::PassThrough {
+            reason: "`wasi:otel` is never wrapped".into(),
+        };
     }
+    let chatty = direction == Direction::Import
+        && package.is_some_and(|p| p.namespace == "wasi" && CHATTY_WASI.contains(&p.name.as_str()));
     if let Some((name, _)) = iface
         .types
         .iter()
@@ -273,8 +332,17 @@ fn plan_interface(
     {
         return Treatment::PassThrough {
             reason: format!(
-                "defines resource `{name}`; exported resources pass through unwrapped in this version"
+                "defines resource `{name}`; interfaces with resources pass through unwrapped in this version"
             ),
+        };
+    }
+    if direction == Direction::Import
+        && let Some(name) = type_unused_by_functions(resolve, id)
+    {
+        // The proxy's look-alike would only carry the types its functions
+        // use, and the target may need `name` too.
+        return Treatment::PassThrough {
+            reason: format!("declares type `{name}` that none of its functions use"),
         };
     }
     let mut funcs = Vec::new();
@@ -282,37 +350,48 @@ fn plan_interface(
         if let Some(reason) = unwrappable(resolve, func) {
             return Treatment::PassThrough { reason };
         }
-        funcs.push(planned(resolve, Some(key), func, options));
+        funcs.push(planned(
+            resolve,
+            Some(key),
+            func,
+            direction,
+            options,
+            chatty,
+        ));
     }
-    // Even with no function selected the interface goes through the proxy:
+    if direction == Direction::Import && funcs.iter().all(|f| f.span.is_none()) {
+        let reason = if chatty {
+            "low-level WASI, wrapped only when an include pattern names it"
+        } else {
+            "no function selected by the include/exclude patterns"
+        };
+        return Treatment::PassThrough {
+            reason: reason.into(),
+        };
+    }
+    // An export goes through the proxy even with no function selected:
     // other exports may `use` its types, and those links must keep pointing
     // at one exported instance.
     Treatment::Wrap(funcs)
-}
-
-fn plan_freestanding(resolve: &Resolve, func: &Function, options: &Options) -> Treatment {
-    if let Some(reason) = unwrappable(resolve, func) {
-        return Treatment::PassThrough { reason };
-    }
-    let planned = planned(resolve, None, func, options);
-    if planned.span.is_none() {
-        return Treatment::PassThrough {
-            reason: "not selected by the include/exclude patterns".into(),
-        };
-    }
-    Treatment::Wrap(vec![planned])
 }
 
 fn planned(
     resolve: &Resolve,
     key: Option<&WorldKey>,
     func: &Function,
+    direction: Direction,
     options: &Options,
+    only_if_included: bool,
 ) -> PlannedFunction {
     let span_name = span_name(resolve, key, func);
-    let span = options.selects(&span_name).then(|| WrappedFunction {
+    let selected = if only_if_included {
+        options.includes(&span_name) && options.selects(&span_name)
+    } else {
+        options.selects(&span_name)
+    };
+    let span = selected.then(|| WrappedFunction {
         span_name,
-        direction: Direction::Export,
+        direction,
         interface: key.map(|k| resolve.name_world_key(k)),
         function: func.name.clone(),
     });
@@ -431,4 +510,50 @@ fn keep_type_links(resolve: &Resolve, exports: &mut [ExportItem]) {
             reason: format!("passed-through `{user}` uses its types"),
         };
     }
+}
+
+/// A type of interface `id` that no function signature of it reaches.
+fn type_unused_by_functions(resolve: &Resolve, id: InterfaceId) -> Option<&str> {
+    let iface = &resolve.interfaces[id];
+    let mut used = std::collections::HashSet::new();
+    let mut stack: Vec<Type> = iface
+        .functions
+        .values()
+        .flat_map(|f| f.params.iter().map(|p| p.ty).chain(f.result))
+        .collect();
+    while let Some(ty) = stack.pop() {
+        if let Type::Id(t) = ty
+            && used.insert(t)
+        {
+            stack.extend(crate::wit_walk::children(&resolve.types[t].kind));
+        }
+    }
+    iface
+        .types
+        .iter()
+        .find(|(_, t)| !used.contains(*t))
+        .map(|(name, _)| name.as_str())
+}
+
+/// Whether `func`'s signature reaches a type defined at world level.
+fn uses_world_types(resolve: &Resolve, func: &Function) -> bool {
+    let mut stack: Vec<Type> = func
+        .params
+        .iter()
+        .map(|p| p.ty)
+        .chain(func.result)
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(ty) = stack.pop() {
+        if let Type::Id(t) = ty
+            && seen.insert(t)
+        {
+            let def = &resolve.types[t];
+            if matches!(def.owner, wit_parser::TypeOwner::World(_)) {
+                return true;
+            }
+            stack.extend(crate::wit_walk::children(&def.kind));
+        }
+    }
+    false
 }

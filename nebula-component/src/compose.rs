@@ -2,9 +2,10 @@
 //! `wac-graph`, then validates the result.
 //!
 //! ```text
-//! host imports ──► target ──► proxy ──► wrapped exports
-//!        │            └────────────────► passed-through exports
-//!        └──────────────────► proxy      (shared dependencies, wasi:otel)
+//! host imports ──► import proxy ──► target ──► export proxy ──► wrapped exports
+//!        │                            ▲  └───────────────────► passed-through exports
+//!        ├────────────────────────────┘  (imports not wrapped)
+//!        └──────────────────────────────────► both proxies  (dependencies, wasi:otel)
 //! ```
 //!
 //! Every import name becomes one composition import shared by all who
@@ -16,97 +17,113 @@ use std::collections::{HashMap, HashSet};
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
 
+use crate::Direction;
 use crate::Error;
-use crate::analyze::{Plan, Treatment};
-use crate::proxy::ExportProxy;
+use crate::analyze::Plan;
+use crate::proxy::Proxy;
 
-/// Composes `target` (the input bytes) with `proxy`.
-pub fn compose(target: &[u8], plan: &Plan, proxy: &ExportProxy) -> Result<Vec<u8>, Error> {
-    let err = |context: &str| {
-        let context = context.to_string();
-        move |e: anyhow::Error| Error::internal(&context, e)
-    };
+/// Composes `target` (the input bytes) with its import proxy and export
+/// proxy (either may be absent).
+pub fn compose(
+    target: &[u8],
+    plan: &Plan,
+    import_proxy: Option<&Proxy>,
+    export_proxy: Option<&Proxy>,
+) -> Result<Vec<u8>, Error> {
     let mut graph = CompositionGraph::new();
-    let target_pkg = Package::from_bytes("nebula:target", None, target, graph.types_mut())
-        .map_err(err("reading the target for composition"))?;
-    let target_pkg = graph
-        .register_package(target_pkg)
-        .map_err(|e| err("registering the target")(e.into()))?;
-    let proxy_pkg = Package::from_bytes(
-        "nebula:proxy",
-        None,
-        proxy.component.clone(),
-        graph.types_mut(),
-    )
-    .map_err(err("reading the proxy for composition"))?;
-    let proxy_pkg = graph
-        .register_package(proxy_pkg)
-        .map_err(|e| err("registering the proxy")(e.into()))?;
+    let register = |graph: &mut CompositionGraph, name: &str, bytes: &[u8]| {
+        let package = Package::from_bytes(name, None, bytes.to_vec(), graph.types_mut())
+            .map_err(|e| Error::internal(&format!("reading `{name}` for composition"), e))?;
+        graph
+            .register_package(package)
+            .map_err(|e| Error::internal(&format!("registering `{name}`"), e))
+    };
+    let target_pkg = register(&mut graph, "nebula:target", target)?;
+    let import_pkg = import_proxy
+        .map(|p| register(&mut graph, "nebula:import-proxy", &p.component))
+        .transpose()?;
+    let export_pkg = export_proxy
+        .map(|p| register(&mut graph, "nebula:export-proxy", &p.component))
+        .transpose()?;
 
-    let wrapped: HashSet<&str> = plan
-        .exports
-        .iter()
-        .filter(|e| matches!(e.treatment, Treatment::Wrap(_)))
-        .map(|e| e.name.as_str())
-        .collect();
-    // The proxy imports the target's exported interfaces (wrapped, or used
-    // by wrapped ones) and wrapped functions by their names.
-    let target_exports: HashSet<&str> = plan
-        .exports
-        .iter()
-        .filter(|e| {
-            matches!(e.key, wit_parser::WorldKey::Interface(_)) || wrapped.contains(e.name.as_str())
-        })
-        .map(|e| e.name.as_str())
-        .collect();
+    let wrapped = |side| -> HashSet<&str> {
+        plan.wrapped(side)
+            .map(|(item, _)| item.name.as_str())
+            .collect()
+    };
+    let (wrapped_imports, wrapped_exports) =
+        (wrapped(Direction::Import), wrapped(Direction::Export));
 
-    let mut imports: HashMap<String, NodeId> = HashMap::new();
-    let mut import = |graph: &mut CompositionGraph, name: &str, kind| -> Result<NodeId, Error> {
-        if let Some(node) = imports.get(name) {
-            return Ok(*node);
+    // Host imports the target takes directly are declared with the target's
+    // view of them first: a proxy imports only the part it uses, and the
+    // node must offer everything.
+    let mut wiring = Wiring::default();
+    let target_imports = package_imports(&graph, target_pkg);
+    for (name, kind) in &target_imports {
+        if import_pkg.is_none() || !wrapped_imports.contains(name.as_str()) {
+            wiring.import(&mut graph, name, *kind)?;
         }
-        let node = graph
-            .import(name, kind)
-            .map_err(|e| err(&format!("importing `{name}`"))(e.into()))?;
-        imports.insert(name.to_string(), node);
-        Ok(node)
+    }
+    let import_node = match import_pkg {
+        Some(pkg) => {
+            let node = graph.instantiate(pkg);
+            for (name, kind) in package_imports(&graph, pkg) {
+                let arg = wiring.import(&mut graph, &name, kind)?;
+                wiring.argument(&mut graph, node, &name, arg)?;
+            }
+            Some(node)
+        }
+        None => None,
     };
 
     let target = graph.instantiate(target_pkg);
-    let target_imports = package_imports(&graph, target_pkg);
     for (name, kind) in target_imports {
-        let node = import(&mut graph, &name, kind)?;
-        graph
-            .set_instantiation_argument(target, &name, node)
-            .map_err(|e| err(&format!("wiring `{name}` into the target"))(e.into()))?;
+        let arg = match import_node {
+            Some(node) if wrapped_imports.contains(name.as_str()) => {
+                wiring.alias(&mut graph, node, &name)?
+            }
+            _ => wiring.import(&mut graph, &name, kind)?,
+        };
+        wiring.argument(&mut graph, target, &name, arg)?;
     }
 
-    let proxy_node = graph.instantiate(proxy_pkg);
-    for (name, kind) in package_imports(&graph, proxy_pkg) {
-        let node = if target_exports.contains(name.as_str()) {
-            graph
-                .alias_instance_export(target, &name)
-                .map_err(|e| err(&format!("taking the target's export `{name}`"))(e.into()))?
-        } else {
-            import(&mut graph, &name, kind)?
-        };
-        graph
-            .set_instantiation_argument(proxy_node, &name, node)
-            .map_err(|e| err(&format!("wiring `{name}` into the proxy"))(e.into()))?;
-    }
+    let export_node = match export_pkg {
+        Some(pkg) => {
+            // The export proxy imports the target's exported interfaces
+            // (wrapped, or used by wrapped ones) and wrapped functions by
+            // their names; everything else comes from the host.
+            let from_target: HashSet<&str> = plan
+                .exports
+                .iter()
+                .filter(|e| {
+                    matches!(e.key, wit_parser::WorldKey::Interface(_))
+                        || wrapped_exports.contains(e.name.as_str())
+                })
+                .map(|e| e.name.as_str())
+                .collect();
+            let node = graph.instantiate(pkg);
+            for (name, kind) in package_imports(&graph, pkg) {
+                let arg = if from_target.contains(name.as_str()) {
+                    wiring.alias(&mut graph, target, &name)?
+                } else {
+                    wiring.import(&mut graph, &name, kind)?
+                };
+                wiring.argument(&mut graph, node, &name, arg)?;
+            }
+            Some(node)
+        }
+        None => None,
+    };
 
     for item in &plan.exports {
-        let source = if wrapped.contains(item.name.as_str()) {
-            proxy_node
-        } else {
-            target
+        let source = match export_node {
+            Some(node) if wrapped_exports.contains(item.name.as_str()) => node,
+            _ => target,
         };
-        let node = graph
-            .alias_instance_export(source, &item.name)
-            .map_err(|e| err(&format!("taking export `{}`", item.name))(e.into()))?;
+        let node = wiring.alias(&mut graph, source, &item.name)?;
         graph
             .export(node, &item.name)
-            .map_err(|e| err(&format!("exporting `{}`", item.name))(e.into()))?;
+            .map_err(|e| Error::internal(&format!("exporting `{}`", item.name), e))?;
     }
 
     let bytes = graph
@@ -115,11 +132,58 @@ pub fn compose(target: &[u8], plan: &Plan, proxy: &ExportProxy) -> Result<Vec<u8
             validate: false,
             processor: None,
         })
-        .map_err(|e| err("encoding the composition")(e.into()))?;
+        .map_err(|e| Error::internal("encoding the composition", e))?;
     wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
         .validate_all(&bytes)
         .map_err(|e| Error::internal("the composed component does not validate", e))?;
     Ok(bytes)
+}
+
+/// The composition's imports, one node per name shared by all who import it.
+#[derive(Default)]
+struct Wiring {
+    imports: HashMap<String, NodeId>,
+}
+
+impl Wiring {
+    fn import(
+        &mut self,
+        graph: &mut CompositionGraph,
+        name: &str,
+        kind: wac_graph::types::ItemKind,
+    ) -> Result<NodeId, Error> {
+        if let Some(node) = self.imports.get(name) {
+            return Ok(*node);
+        }
+        let node = graph
+            .import(name, kind)
+            .map_err(|e| Error::internal(&format!("importing `{name}`"), e))?;
+        self.imports.insert(name.to_string(), node);
+        Ok(node)
+    }
+
+    fn alias(
+        &mut self,
+        graph: &mut CompositionGraph,
+        instance: NodeId,
+        name: &str,
+    ) -> Result<NodeId, Error> {
+        graph
+            .alias_instance_export(instance, name)
+            .map_err(|e| Error::internal(&format!("taking export `{name}`"), e))
+    }
+
+    fn argument(
+        &mut self,
+        graph: &mut CompositionGraph,
+        instance: NodeId,
+        name: &str,
+        argument: NodeId,
+    ) -> Result<(), Error> {
+        graph
+            .set_instantiation_argument(instance, name, argument)
+            .map_err(|e| Error::internal(&format!("wiring `{name}`"), e))
+    }
 }
 
 fn package_imports(

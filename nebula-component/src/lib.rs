@@ -45,17 +45,35 @@ pub struct Instrumented {
 /// never panics on bad input.
 pub fn instrument(component: &[u8], options: &Options) -> Result<Instrumented, Error> {
     let plan = analyze::Plan::new(component, options)?;
-    if plan.wrapped().next().is_none() {
+    let proxy = |side| -> Result<Option<proxy::Proxy>, Error> {
+        match plan.wrapped(side).next() {
+            Some(_) => proxy::Proxy::build(&plan, options, side).map(Some),
+            None => Ok(None),
+        }
+    };
+    let import_proxy = proxy(Direction::Import)?;
+    let export_proxy = proxy(Direction::Export)?;
+    if import_proxy.is_none() && export_proxy.is_none() {
         // Nothing to wrap: the input is already the answer.
         return Ok(Instrumented {
             component: component.to_vec(),
             report: plan.report(String::new()),
         });
     }
-    let proxy = proxy::ExportProxy::build(&plan, options)?;
-    let composed = compose::compose(component, &plan, &proxy)?;
+    let composed = compose::compose(
+        component,
+        &plan,
+        import_proxy.as_ref(),
+        export_proxy.as_ref(),
+    )?;
+    let wit = [import_proxy, export_proxy]
+        .into_iter()
+        .flatten()
+        .map(|p| p.wit)
+        .collect::<Vec<_>>()
+        .join("\n");
     Ok(Instrumented {
         component: composed,
-        report: plan.report(proxy.wit),
+        report: plan.report(wit),
     })
 }

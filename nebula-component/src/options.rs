@@ -31,6 +31,11 @@ pub struct Options {
 }
 
 impl Options {
+    /// Whether an include pattern names this span name explicitly.
+    pub fn includes(&self, span_name: &str) -> bool {
+        self.include.iter().any(|p| p.matches(span_name))
+    }
+
     /// Whether the function with this span name gets a span.
     pub fn selects(&self, span_name: &str) -> bool {
         (self.include.is_empty() || self.include.iter().any(|p| p.matches(span_name)))

@@ -23,7 +23,7 @@ use wit_parser::{
 };
 
 use crate::analyze::Plan;
-use crate::{Error, Options, OtelFlavor};
+use crate::{Direction, Error, Options, OtelFlavor};
 use abi::{StatusProbe, core_type, return_area};
 use borrows::BorrowWalker;
 use descriptor::DescriptorData;
@@ -32,18 +32,20 @@ use module::{Forwarder, SpanRuntime};
 /// The span runtime, a core module built from `runtime/` by `build.rs`.
 static SPAN_RUNTIME: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_span_runtime.wasm"));
 
-/// The generated export proxy of one component.
-pub struct ExportProxy {
+/// A generated proxy of one component: the export proxy (instantiated
+/// after the target, wrapping its exports) or the import proxy
+/// (instantiated before it, wrapping its imports).
+pub struct Proxy {
     /// The proxy component's bytes.
     pub component: Vec<u8>,
     /// The proxy world as WIT text.
     pub wit: String,
 }
 
-impl ExportProxy {
-    /// Generates the proxy for everything `plan` wraps.
-    pub fn build(plan: &Plan, options: &Options) -> Result<Self, Error> {
-        let (resolve, world) = world::proxy_world(plan)?;
+impl Proxy {
+    /// Generates the proxy for everything `plan` wraps on `side`.
+    pub fn build(plan: &Plan, options: &Options, side: Direction) -> Result<Self, Error> {
+        let (resolve, world) = world::proxy_world(plan, side)?;
         let mut sizes = SizeAlign::default();
         sizes
             .fill(&resolve)
@@ -53,7 +55,7 @@ impl ExportProxy {
         let mangling = ManglingAndAbi::Legacy(LiftLowerAbi::Sync);
 
         // `[resource-drop]` imports come right after the forwarders' imports.
-        let forwarded: usize = plan.wrapped().map(|(_, funcs)| funcs.len()).sum();
+        let forwarded: usize = plan.wrapped(side).map(|(_, funcs)| funcs.len()).sum();
         let first_drop = runtime.imported_funcs() + forwarded as u32;
         let mut drops: Vec<(TypeId, (String, String))> = Vec::new();
         let mut drop_of = |resource: TypeId| -> u32 {
@@ -68,8 +70,13 @@ impl ExportProxy {
         };
 
         let mut forwarders = Vec::new();
-        for (item, funcs) in plan.wrapped() {
-            let interface = match &resolve.worlds[plan.world].exports[&item.key] {
+        for (item, funcs) in plan.wrapped(side) {
+            let target = &resolve.worlds[plan.world];
+            let items = match side {
+                Direction::Export => &target.exports,
+                Direction::Import => &target.imports,
+            };
+            let interface = match &items[&item.key] {
                 WorldItem::Function(_) => None,
                 _ => Some(&item.key),
             };
@@ -133,7 +140,7 @@ impl ExportProxy {
             .module(&module)
             .and_then(|encoder| encoder.validate(true).encode())
             .map_err(|e| Error::internal("encoding the proxy component", e))?;
-        Ok(ExportProxy {
+        Ok(Proxy {
             component,
             wit: world::print(&resolve, world),
         })

@@ -1,9 +1,10 @@
-//! The export proxy's WIT world: it imports what the target exports (and
-//! everything those items depend on) and exports the same items again,
-//! plus the interfaces the span runtime imports.
+//! A proxy's WIT world: it imports the items it wraps (from the target for
+//! the export proxy, from the host for the import proxy) and everything
+//! those items depend on, exports the same items again, and imports the
+//! interfaces the span runtime imports.
 //!
 //! ```text
-//! world nebula-proxy {
+//! world export-proxy {   // or import-proxy
 //!   import <what the wrapped items use>; // interfaces, world-level types
 //!   import <each wrapped export>;        // satisfied by the target
 //!   import wasi:otel/tracing@0.3.0; ... // the span runtime's
@@ -18,24 +19,30 @@ use wit_parser::{
     TypeOwner, World, WorldId, WorldItem, WorldKey,
 };
 
-use crate::Error;
 use crate::analyze::Plan;
+use crate::{Direction, Error};
 
-/// The world's name, also the name of the package holding it.
-const NAME: &str = "nebula-proxy";
+/// The package holding the proxy worlds.
+const PACKAGE: &str = "proxy";
 
 /// Adds the proxy world for `plan` to a copy of its `Resolve`.
-pub(crate) fn proxy_world(plan: &Plan) -> Result<(Resolve, WorldId), Error> {
+pub(crate) fn proxy_world(plan: &Plan, side: Direction) -> Result<(Resolve, WorldId), Error> {
     let mut resolve = plan.resolve.clone();
     let target = resolve.worlds[plan.world].clone();
-    let needed = Needed::of(&resolve, plan);
+    let needed = Needed::of(&resolve, plan, side);
+    let (wrapped_side, exported) = match side {
+        Direction::Export => (&target.exports, &target.exports),
+        // An import proxy's items come from the host: the target's exports
+        // play no part.
+        Direction::Import => (&target.imports, &wit_parser::IndexMap::default()),
+    };
 
     // What the wrapped items use, from the target's imports (in their order,
     // which is topological) and then from its exports: an interface the
     // target both imports and exports is the exported one here, as it is
     // for the target's own exported items.
     let mut imports = wit_parser::IndexMap::default();
-    for (key, item) in target.imports.iter().chain(&target.exports) {
+    for (key, item) in target.imports.iter().chain(exported) {
         let used = match item {
             WorldItem::Interface { id, .. } => {
                 matches!(key, WorldKey::Interface(_)) && needed.interfaces.contains(id)
@@ -48,8 +55,8 @@ pub(crate) fn proxy_world(plan: &Plan) -> Result<(Resolve, WorldId), Error> {
         }
     }
     let mut exports = wit_parser::IndexMap::default();
-    for (item, _) in plan.wrapped() {
-        let mut world_item = target.exports[&item.key].clone();
+    for (item, _) in plan.wrapped(side) {
+        let mut world_item = wrapped_side[&item.key].clone();
         exports.insert(item.key.clone(), world_item.clone());
         if let (WorldKey::Name(_), WorldItem::Interface { id, .. }) = (&item.key, &mut world_item) {
             // An anonymous interface exists once per world item: the import
@@ -61,8 +68,12 @@ pub(crate) fn proxy_world(plan: &Plan) -> Result<(Resolve, WorldId), Error> {
     for id in &plan.runtime_imports {
         import_with_deps(&resolve, &mut imports, *id);
     }
+    let name = match side {
+        Direction::Export => "export-proxy",
+        Direction::Import => "import-proxy",
+    };
     let world = resolve.worlds.alloc(World {
-        name: NAME.to_string(),
+        name: name.to_string(),
         imports,
         exports,
         package: None,
@@ -71,20 +82,20 @@ pub(crate) fn proxy_world(plan: &Plan) -> Result<(Resolve, WorldId), Error> {
         includes: Vec::new(),
         span: Default::default(),
     });
-    let name = PackageName {
+    let package_name = PackageName {
         namespace: "nebula".to_string(),
-        name: NAME.to_string(),
+        name: PACKAGE.to_string(),
         version: None,
     };
     let mut package = Package {
-        name: name.clone(),
+        name: package_name.clone(),
         docs: Docs::default(),
         interfaces: Default::default(),
         worlds: Default::default(),
     };
-    package.worlds.insert(NAME.to_string(), world);
+    package.worlds.insert(name.to_string(), world);
     let package = resolve.packages.alloc(package);
-    resolve.package_names.insert(name, package);
+    resolve.package_names.insert(package_name, package);
     resolve.worlds[world].package = Some(package);
     Ok((resolve, world))
 }
@@ -194,13 +205,18 @@ struct Needed {
 }
 
 impl Needed {
-    fn of(resolve: &Resolve, plan: &Plan) -> Self {
+    fn of(resolve: &Resolve, plan: &Plan, side: Direction) -> Self {
         let mut needed = Needed {
             interfaces: Vec::new(),
             world_types: HashSet::new(),
         };
-        for (item, funcs) in plan.wrapped() {
-            match &resolve.worlds[plan.world].exports[&item.key] {
+        let world = &resolve.worlds[plan.world];
+        let items = match side {
+            Direction::Export => &world.exports,
+            Direction::Import => &world.imports,
+        };
+        for (item, funcs) in plan.wrapped(side) {
+            match &items[&item.key] {
                 WorldItem::Interface { id, .. } => needed.interface(*id),
                 _ => {
                     for func in funcs {
