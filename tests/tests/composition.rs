@@ -1,5 +1,6 @@
 //! Across composition: components instrumented separately and then
-//! composed nest their spans through `inner-span-context`; hand-made spans
+//! composed nest their spans through `inner-span-context` (A's server span
+//! → A's client span for the import → B's server span); hand-made spans
 //! inside an instrumented component nest too; and a long-lived instance
 //! does not grow its memory.
 
@@ -33,7 +34,7 @@ fn ids(ids: &[u32]) -> Val {
 }
 
 #[test]
-fn a_calls_b_gives_a_span_parent_of_b_spans() -> Result<()> {
+fn a_calls_b_gives_server_client_server_spans() -> Result<()> {
     let plain = plug(&read(fixtures::CHAIN_FRONT), &[&read(fixtures::CHAIN_BACK)])?;
     let traced = plug(
         &instrumented(fixtures::CHAIN_FRONT),
@@ -51,22 +52,32 @@ fn a_calls_b_gives_a_span_parent_of_b_spans() -> Result<()> {
 
     let events = runner.take_spans();
     let spans = ended(&events);
-    // Three lookups end first, then the front span that made them.
-    assert_eq!(spans.len(), 4, "{spans:#?}");
-    let front = spans[3];
+    // Per lookup: back's server span ends, then front's client span; the
+    // front's server span ends last.
+    assert_eq!(spans.len(), 7, "{spans:#?}");
+    let front = spans[6];
     assert_eq!(front.name, "nebula:fixtures/frontend#describe");
     assert_eq!(front.span_kind, SpanKind::Server);
     assert_eq!(front.parent_span_id, "", "the front span is the root");
-    for back in &spans[..3] {
+    for pair in spans[..6].chunks(2) {
+        let (back, client) = (pair[0], pair[1]);
+        assert_eq!(client.name, "nebula:fixtures/backend#lookup");
+        assert_eq!(client.span_kind, SpanKind::Client);
+        assert_eq!(client.parent_span_id, front.span_context.span_id);
         assert_eq!(back.name, "nebula:fixtures/backend#lookup");
-        assert_eq!(back.parent_span_id, front.span_context.span_id);
-        assert_eq!(back.span_context.trace_id, front.span_context.trace_id);
+        assert_eq!(back.span_kind, SpanKind::Server);
+        assert_eq!(back.parent_span_id, client.span_context.span_id);
+        for span in [client, back] {
+            assert_eq!(span.span_context.trace_id, front.span_context.trace_id);
+        }
     }
-    // The unknown id's lookup failed; its span says so.
-    assert!(matches!(
-        spans[1].status,
-        nebula_native::host::otel::Status::Error(_)
-    ));
+    // The unknown id's lookup failed; both of its spans say so.
+    for span in &spans[2..4] {
+        assert!(matches!(
+            span.status,
+            nebula_native::host::otel::Status::Error(_)
+        ));
+    }
     // Ordering: the front span starts first and ends last.
     assert!(matches!(&events[0], Recorded::Started(cx) if *cx == front.span_context));
     assert!(runner.otel().stack().is_empty());
