@@ -4,6 +4,7 @@
 //!
 //! ```sh
 //! cargo bench -p nebula-native --bench instrument
+//! NEBULA_BENCH=1,000 cargo bench -p nebula-native --bench instrument  # some inputs
 //! ```
 //!
 //! For each input: `wasmparser` validation, `nebula_component::instrument`
@@ -61,13 +62,19 @@ fn main() {
             "generated 1,000 functions".into(),
             common::component(&common::generated_wit(10, 100)),
         ),
+        (
+            "generated 2,000 functions".into(),
+            common::component(&common::generated_wit(20, 100)),
+        ),
     ];
     inputs.push(("nebula.wasm (Rust command)".into(), NEBULA_WASM.to_vec()));
-    inputs.push((
-        "generated 20,000 functions".into(),
-        common::component(&common::generated_wit(100, 200)),
-    ));
+    inputs.push(("code-heavy 12 MB".into(), common::code_heavy(12)));
+    inputs.push(("code-heavy 24 MB".into(), common::code_heavy(24)));
 
+    // `NEBULA_BENCH=<text>`: only the inputs whose name contains it.
+    if let Ok(filter) = std::env::var("NEBULA_BENCH") {
+        inputs.retain(|(name, _)| name.contains(&filter));
+    }
     println!(
         "nebula instrument: {} inputs, median of 3-15 runs each",
         inputs.len()

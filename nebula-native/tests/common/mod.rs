@@ -137,3 +137,73 @@ impl From<Output> for Run {
         }
     }
 }
+
+/// A component of about `megabytes` MB that is mostly code, as compiled
+/// programs are: one exported `run: func(x: u32) -> u32` (in interface
+/// `test:big/api`) calling a chain of internal functions whose bodies are
+/// plain arithmetic. Validation has to read every instruction.
+pub fn code_heavy(megabytes: usize) -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction, Module,
+        TypeSection, ValType,
+    };
+    /// Arithmetic steps per function: about 480 bytes of code each.
+    const STEPS: i32 = 40;
+    let functions = (megabytes * 1_000_000 / 480) as u32;
+    let mut types = TypeSection::new();
+    types.ty().function([ValType::I32], [ValType::I32]);
+    let mut funcs = FunctionSection::new();
+    let mut code = CodeSection::new();
+    for f in 0..functions {
+        funcs.function(0);
+        let mut body = Function::new([]);
+        for step in 0..STEPS {
+            body.instruction(&Instruction::LocalGet(0));
+            body.instruction(&Instruction::I32Const(step * 7919 + f as i32));
+            body.instruction(&Instruction::I32Add);
+            body.instruction(&Instruction::I32Const(3));
+            body.instruction(&Instruction::I32Mul);
+            body.instruction(&Instruction::LocalSet(0));
+        }
+        body.instruction(&Instruction::LocalGet(0));
+        if f + 1 < functions {
+            body.instruction(&Instruction::Call(f + 1));
+        }
+        body.instruction(&Instruction::End);
+        code.function(&body);
+    }
+    let mut exports = ExportSection::new();
+    exports.export("test:big/api#run", ExportKind::Func, 0);
+    let mut module = Module::new();
+    module
+        .section(&types)
+        .section(&funcs)
+        .section(&exports)
+        .section(&code);
+    let mut module = module.finish();
+
+    let mut resolve = Resolve::default();
+    let pkg = resolve
+        .push_str(
+            "big.wit",
+            "package test:big;\n\
+             interface api { run: func(x: u32) -> u32; }\n\
+             world big { export api; }\n",
+        )
+        .expect("WIT parses");
+    let world = resolve.select_world(&[pkg], None).expect("one world");
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        StringEncoding::UTF8,
+        false,
+    )
+    .expect("metadata embeds");
+    ComponentEncoder::default()
+        .module(&module)
+        .expect("module is accepted")
+        .validate(true)
+        .encode()
+        .expect("component encodes")
+}
