@@ -163,7 +163,7 @@ fn result_err_sets_error_status_with_a_message() -> Result<()> {
         ("non-negative", Val::S64(-5), Status::Error("-5".into())),
     ];
     for (func, arg, want) in cases {
-        let result = runner.call(&format!("{ERRORS}#{func}"), &[arg.clone()])?;
+        let result = runner.call(&format!("{ERRORS}#{func}"), std::slice::from_ref(&arg))?;
         let span = only_span(&mut runner);
         assert_eq!(span.status, want, "{func}({arg:?}) returned {result:?}");
     }
