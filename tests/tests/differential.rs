@@ -111,7 +111,7 @@ fn handle(v: &Val) -> ResourceAny {
 /// blob counts.
 fn handles_session(runner: &mut Runner, traced: bool) -> Result<(Vec<Val>, (u32, u32))> {
     let mut out = Vec::new();
-    let mut call = |runner: &mut Runner, f: &str, args: &[Val]| -> Result<Val> {
+    let call = |runner: &mut Runner, f: &str, args: &[Val]| -> Result<Val> {
         let v = one(runner.call(&format!("{HANDLES}#{f}"), args)?);
         if traced {
             assert_one_span(runner, &format!("{HANDLES}#{f}"));
