@@ -102,8 +102,7 @@ pub struct Verbosity {
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// Also print each input's report and the inputs skipped in
-    /// directories.
+    /// Also print each input's report.
     #[arg(short, long)]
     pub verbose: bool,
 }
