@@ -5,10 +5,13 @@
 //!   the host (`$OUT_DIR/nebula.cwasm`, made with the same wasmtime
 //!   [`engine::config`] the CLI runs it with, so start-up compiles nothing);
 //! - `sample.wasm`: the small component of `sample/`, the input of the
-//!   README's first command.
+//!   README's first command;
+//! - the guests of `guests/` (`spans.wasm`, `http.wasm`), run by the
+//!   `nebula run` / `nebula serve` tests and the run benchmark.
 //!
-//! Both are copied to `<workspace>/target/nebula/` (`nebula.wasm`,
-//! `sample.wasm`), a stable path for people, tests and benchmarks.
+//! They are copied to `<workspace>/target/nebula/` (`nebula.wasm`,
+//! `sample.wasm`, `guests/*.wasm`), a stable path for people, tests and
+//! benchmarks.
 //!
 //! As wasmtime's `test-programs/artifacts/build.rs` does, the nested
 //! `cargo build` runs with none of the outer build's flags (they are for the
@@ -26,6 +29,9 @@ mod engine;
 
 /// The target the wasm parts are built for.
 const TARGET: &str = "wasm32-wasip2";
+
+/// The guest crates of `guests/` (each builds `<name>.wasm`).
+const GUESTS: &[&str] = &["spans", "http"];
 
 /// Variables of the outer build that must not reach the nested ones.
 const SCRUBBED_ENV: &[&str] = &[
@@ -63,6 +69,7 @@ fn main() {
     let workspace = manifest_dir.parent().unwrap().to_path_buf();
     let component_dir = workspace.join("nebula-component");
     let sample_dir = manifest_dir.join("sample");
+    let guests_dir = manifest_dir.join("guests");
     for path in [
         component_dir.join("src"),
         component_dir.join("build.rs"),
@@ -75,6 +82,13 @@ fn main() {
         sample_dir.join("wit"),
         sample_dir.join("Cargo.toml"),
         sample_dir.join("Cargo.lock"),
+        guests_dir.join("Cargo.toml"),
+        guests_dir.join("Cargo.lock"),
+        guests_dir.join("wit"),
+        guests_dir.join("spans/src"),
+        guests_dir.join("spans/Cargo.toml"),
+        guests_dir.join("http/src"),
+        guests_dir.join("http/Cargo.toml"),
         manifest_dir.join("src/engine.rs"),
     ] {
         rerun_if_changed(&path);
@@ -115,6 +129,23 @@ fn main() {
     );
     let sample = fs::read(release.join("nebula_sample.wasm")).expect("the built sample");
     publish(&nebula_dir.join("sample.wasm"), &sample);
+
+    cargo_build(
+        &guests_dir,
+        &build_dir,
+        &["--manifest-path", "Cargo.toml", "--locked", "--workspace"],
+        "the guests of nebula-native/guests",
+    );
+    for guest in GUESTS {
+        let built = fs::read(release.join(format!("{guest}.wasm"))).expect("a built guest");
+        let path = nebula_dir.join("guests").join(format!("{guest}.wasm"));
+        publish(&path, &built);
+        println!(
+            "cargo:rustc-env=NEBULA_GUEST_{}={}",
+            guest.to_uppercase(),
+            path.display()
+        );
+    }
 
     println!(
         "cargo:rustc-env=NEBULA_WASM_PATH={}",

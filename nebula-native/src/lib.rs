@@ -3,10 +3,20 @@
 //!
 //! - [`nebula_wasm`]: `nebula.wasm` (the instrumenter built as a component),
 //!   embedded precompiled, run as a [`nebula_component::cli::Backend`];
-//! - [`host::otel`] implements `wasi:otel@0.3.0` for wasmtime, keeping the
-//!   stack of active span contexts and recording every finished span;
+//! - [`host`]: the `wasi:otel` host (span stack, host spans, flavors) and
+//!   the store data / linker of `nebula run` and `nebula serve`;
+//! - [`export`]: where finished spans go (bounded queue, span tree, OTLP
+//!   JSON file, OTLP/HTTP collector);
+//! - [`run`], [`invoke`], [`serve`]: `nebula run`, its `--invoke` calls in
+//!   WAVE, and `nebula serve`;
+//! - [`traceparent`]: W3C `traceparent` values;
 //! - [`engine`]: the wasmtime configuration `nebula.wasm` runs with.
 
 pub mod engine;
+pub mod export;
 pub mod host;
+pub mod invoke;
 pub mod nebula_wasm;
+pub mod run;
+pub mod serve;
+pub mod traceparent;

@@ -1,9 +1,12 @@
-//! `nebula`: instruments WebAssembly components with `wasi:otel` tracing.
+//! `nebula`: instruments WebAssembly components with `wasi:otel` tracing,
+//! and runs them on a `wasi:otel` host.
 //!
-//! A thin native shell around `nebula.wasm`: the instrumenter itself runs
-//! inside wasmtime (embedded precompiled), while this binary parses the
-//! command line, reads and writes the files and draws progress. Each
-//! subcommand lives in its own file under `commands/`.
+//! `instrument` is a thin native shell around `nebula.wasm`: the
+//! instrumenter itself runs inside wasmtime (embedded precompiled), while
+//! this binary parses the command line, reads and writes the files and
+//! draws progress. `run` and `serve` run components on the hosts of the
+//! `nebula_native` library. Each subcommand lives in its own file under
+//! `commands/`.
 
 mod commands;
 mod progress;
@@ -22,8 +25,9 @@ use nebula_component::cli::error;
     version,
     propagate_version = true
 )]
-#[command(after_help = "Run `nebula help instrument` for examples.\n\n\
-Exit status:\n  0  success\n  1  some inputs failed\n  2  usage error")]
+#[command(after_help = "Run `nebula help <COMMAND>` for examples.\n\n\
+Exit status:\n  0  success\n  1  some inputs failed (run, serve: the component failed)\n  \
+2  usage error")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,6 +36,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Instrument(commands::instrument::Instrument),
+    Run(commands::run::Run),
+    Serve(commands::serve::Serve),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +45,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Instrument(cmd) => cmd.exec(),
+        Command::Run(cmd) => cmd.exec(),
+        Command::Serve(cmd) => cmd.exec(),
     };
     result.unwrap_or_else(|e| {
         eprintln!("{}", error::render(&e));

@@ -1,0 +1,137 @@
+//! The store data and linker of `nebula run` / `nebula serve`: WASI 0.2
+//! (`wasmtime-wasi`), `wasi:http` for `serve` (`wasmtime-wasi-http`) and
+//! the `wasi:otel` host in every flavor the component imports.
+//!
+//! Engines run with `Config::concurrency_support(false)`: instrumented
+//! components use no component-model async, and the concurrent bookkeeping
+//! would slow every cross-component call (wasmtime issue 12836).
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use super::otel::{self, OtelHost};
+
+/// The store data of one run (or one served request).
+pub struct HostState {
+    /// WASI 0.2.
+    pub wasi: WasiCtx,
+    /// Resources of WASI and `wasi:http`.
+    pub table: ResourceTable,
+    /// The `wasi:otel` host.
+    pub otel: OtelHost,
+    http: WasiHttpCtx,
+    hooks: DenyOutgoing,
+}
+
+impl HostState {
+    /// Store data with this WASI context and `wasi:otel` host.
+    pub fn new(wasi: WasiCtx, otel: OtelHost) -> Self {
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            otel,
+            http: WasiHttpCtx::new(),
+            hooks: DenyOutgoing,
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// `wasi:http` hooks refusing outgoing requests: `nebula serve` serves
+/// incoming ones only.
+struct DenyOutgoing;
+
+impl wasmtime_wasi_http::WasiHttpHooks for DenyOutgoing {
+    fn send_request(
+        &mut self,
+        _request: hyper::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        hyper::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+/// How the component will be driven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Synchronous calls: commands and `--invoke`.
+    Sync,
+    /// Async calls with `wasi:http` (serving requests).
+    Http,
+}
+
+/// The engine for `mode` (component model on, its concurrency support off).
+pub fn engine(mode: Mode) -> anyhow::Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.concurrency_support(false);
+    // Async calls (`Mode::Http`) need no setting of their own in wasmtime 48.
+    let _ = mode;
+    Ok(Engine::new(&config)?)
+}
+
+/// Compiles the component at `path`, with an error naming the file.
+pub fn load(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    Component::new(engine, &bytes)
+        .map_err(anyhow::Error::from)
+        .with_context(|| {
+            format!(
+                "`{}` is not a WebAssembly component wasmtime can run",
+                path.display()
+            )
+        })
+}
+
+/// A linker for `component` in `mode`: WASI 0.2, `wasi:http` in
+/// [`Mode::Http`], and every `wasi:otel/tracing` flavor it imports.
+pub fn linker(
+    engine: &Engine,
+    component: &Component,
+    mode: Mode,
+) -> anyhow::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    match mode {
+        Mode::Sync => wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?,
+        Mode::Http => {
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+            wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        }
+    }
+    otel::add_imported_to_linker(&mut linker, component, |s: &mut HostState| &mut s.otel)?;
+    Ok(linker)
+}
