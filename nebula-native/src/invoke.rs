@@ -13,6 +13,7 @@
 //! parameter type is an [`InvokeError`], which the CLI reports as a usage
 //! error.
 
+use std::error::Error as _;
 use std::fmt;
 
 use wasm_wave::untyped::UntypedFuncCall;
@@ -67,7 +68,7 @@ pub fn prepare(
     let parsed = UntypedFuncCall::parse(&args).map_err(|e| {
         InvokeError(format!(
             "the arguments of `{source}` are not valid WAVE: {}",
-            e
+            wave_error(&e, &args)
         ))
     })?;
     let types: Vec<_> = ty.params().map(|(_, t)| t).collect();
@@ -79,7 +80,7 @@ pub fn prepare(
             .join(", ");
         InvokeError(format!(
             "the arguments of `{source}` do not fit `{full_name}({signature})`: {}",
-            e
+            wave_error(&e, &args)
         ))
     })?;
     Ok(Prepared {
@@ -89,6 +90,20 @@ pub fn prepare(
         params,
         results: ty.results().len(),
     })
+}
+
+/// A WAVE error naming the text it is about (`args` is what was parsed).
+fn wave_error(e: &wasm_wave::parser::ParserError, args: &str) -> String {
+    let span = e.span();
+    let near = args
+        .get(span.clone())
+        .filter(|s| !s.is_empty())
+        .map_or_else(|| "at the end".to_string(), |s| format!("at `{s}`"));
+    match (e.detail(), e.source()) {
+        (Some(detail), _) => format!("{} {near} ({detail})", e.kind()),
+        (None, Some(source)) => format!("{} {near}: {source}", e.kind()),
+        (None, None) => format!("{} {near}", e.kind()),
+    }
 }
 
 /// Calls `prepared` on `instance`; its results.
@@ -122,11 +137,19 @@ fn find(
 ) -> Result<(ComponentExportIndex, ComponentFunc, String), InvokeError> {
     let ty = component.component_type();
     let unknown = || {
-        let known = functions(engine, component);
+        // Functions of the interface named, when it exists; else all.
+        let mut known = functions(engine, component);
+        if let Some((iface, _)) = name.rsplit_once('#') {
+            let iface = iface.split('@').next().unwrap_or(iface);
+            let prefix = format!("{iface}#");
+            if known.iter().any(|f| f.starts_with(&prefix)) {
+                known.retain(|f| f.starts_with(&prefix));
+            }
+        }
         let listed = if known.is_empty() {
             "it exports no functions".to_string()
         } else {
-            let shown: Vec<&str> = known.iter().take(30).map(String::as_str).collect();
+            let shown: Vec<&str> = known.iter().take(40).map(String::as_str).collect();
             let more = known.len().saturating_sub(shown.len());
             format!(
                 "it exports: {}{}",

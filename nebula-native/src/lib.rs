@@ -20,3 +20,12 @@ pub mod nebula_wasm;
 pub mod run;
 pub mod serve;
 pub mod traceparent;
+
+/// The guest components `build.rs` builds from `guests/`, for the tests and
+/// the run benchmark (absolute paths under `target/nebula/guests/`).
+pub mod guests {
+    /// Spans made by hand: many, mis-nested, or open at a trap.
+    pub const SPANS: &str = env!("NEBULA_GUEST_SPANS");
+    /// A `wasi:http/incoming-handler` answering `hello <method> <path>`.
+    pub const HTTP: &str = env!("NEBULA_GUEST_HTTP");
+}

@@ -150,7 +150,8 @@ async fn post(config: &CollectorConfig, body: Vec<u8>) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     tokio::spawn(connection);
-    let mut request = hyper::Request::post(uri.clone())
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = hyper::Request::post(target)
         .header(
             hyper::header::HOST,
             uri.authority().map_or(host, |a| a.as_str()),

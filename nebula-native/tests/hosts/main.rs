@@ -1,0 +1,8 @@
+//! `nebula run` and `nebula serve` end to end: the `nebula` binary over
+//! fixture components, plain and instrumented, with the spans read back
+//! from the tree printer, the OTLP JSON file and an OTLP/HTTP receiver.
+
+mod export;
+mod run;
+mod serve;
+mod support;
