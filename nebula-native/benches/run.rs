@@ -1,2 +1,156 @@
-//! Placeholder.
-fn main() {}
+//! `cargo bench -p nebula-native --bench run`: the per-call cost of
+//! tracing on the `nebula run` host, side by side in one run.
+//!
+//! One component (`guests/spans`) supplies the same computation three ways:
+//!
+//! - *none*: `work(n)`, plain;
+//! - *manual*: `work-manual(n)`, the same inside one span made by hand
+//!   through `wasi:otel` (the way hand-written instrumentation does it);
+//! - *automatic*: `work(n)` of the component instrumented by Nebula (one
+//!   server span per call, made by the proxy);
+//!
+//! each with a sampled parent (spans go through the export queue to a
+//! worker with no exporter, the cost a run pays before any output), and
+//! with an unsampled parent (the host drops the spans: what remains is the
+//! forwarding and the `wasi:otel` calls themselves). Engine: wasmtime 48,
+//! `Config::concurrency_support(false)`, typed host bindings. Figures:
+//! median ns per call over rounds of calls on one instance.
+
+use std::time::Instant;
+
+use nebula_component::Options;
+use nebula_native::export::{ExportConfig, Exporter, Resource};
+use nebula_native::guests;
+use nebula_native::host::otel::{OtelHost, SpanContext, TraceFlags};
+use nebula_native::host::state::{self, HostState, Mode};
+use wasmtime::Store;
+use wasmtime::component::Component;
+use wasmtime_wasi::WasiCtx;
+
+/// Rounds of arithmetic per call: small, so the call overhead shows.
+const WORK: u32 = 10;
+/// Calls per timed round.
+const CALLS: u32 = 20_000;
+/// Timed rounds (the median is reported).
+const ROUNDS: usize = 7;
+
+/// A remote parent with or without the sampled flag.
+fn parent(sampled: bool) -> SpanContext {
+    SpanContext {
+        trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+        span_id: "00f067aa0ba902b7".into(),
+        trace_flags: if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::empty()
+        },
+        is_remote: true,
+        trace_state: Vec::new(),
+    }
+}
+
+/// Median ns per call of `func` in `component`, and spans dropped.
+fn measure(
+    engine: &wasmtime::Engine,
+    component: &Component,
+    func: &str,
+    sampled: bool,
+) -> anyhow::Result<(f64, u64)> {
+    let exporter = Exporter::start(ExportConfig {
+        tree: None,
+        warnings: Box::new(std::io::sink()),
+        trace_file: None,
+        collector: None,
+        queue_capacity: 1 << 20,
+        resource: Resource {
+            service_name: "bench".into(),
+        },
+    });
+    let linker = state::linker(engine, component, Mode::Sync)?;
+    let otel = OtelHost::with_sink(exporter.sink(), Some(parent(sampled)));
+    let mut store = Store::new(engine, HostState::new(WasiCtx::builder().build(), otel));
+    let instance = linker.instantiate(&mut store, component)?;
+    let iface = component
+        .get_export_index(None, "nebula:guests/spans@0.1.0")
+        .ok_or_else(|| anyhow::anyhow!("no spans interface"))?;
+    let index = component
+        .get_export_index(Some(&iface), func)
+        .ok_or_else(|| anyhow::anyhow!("no `{func}`"))?;
+    let f = instance.get_typed_func::<(u32,), (u32,)>(&mut store, index)?;
+    for _ in 0..CALLS {
+        f.call(&mut store, (WORK,))?;
+    }
+    let mut rounds = Vec::with_capacity(ROUNDS);
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        for _ in 0..CALLS {
+            std::hint::black_box(f.call(&mut store, (WORK,))?);
+        }
+        rounds.push(start.elapsed().as_nanos() as f64 / f64::from(CALLS));
+    }
+    drop(store);
+    let summary = exporter.finish();
+    rounds.sort_by(f64::total_cmp);
+    Ok((rounds[ROUNDS / 2], summary.dropped_queue_full))
+}
+
+fn main() -> anyhow::Result<()> {
+    let plain_bytes = std::fs::read(guests::SPANS)?;
+    let instrumented_bytes =
+        nebula_component::instrument(&plain_bytes, &Options::default())?.component;
+    let engine = state::engine(Mode::Sync)?;
+    let plain = Component::new(&engine, &plain_bytes)?;
+    let instrumented = Component::new(&engine, &instrumented_bytes)?;
+
+    println!(
+        "per-call cost on the nebula run host (wasmtime 48, concurrency_support(false)), \
+         work({WORK}), median of {ROUNDS} rounds of {CALLS} calls\n"
+    );
+    println!("| case | sampled | ns/call | spans dropped |");
+    println!("| --- | --- | ---: | ---: |");
+    let mut figures = Vec::new();
+    for (case, component, func) in [
+        ("none", &plain, "work"),
+        ("manual", &plain, "work-manual"),
+        ("automatic", &instrumented, "work"),
+    ] {
+        for sampled in [true, false] {
+            if case == "none" && !sampled {
+                continue;
+            }
+            let (ns, dropped) = measure(&engine, component, func, sampled)?;
+            println!(
+                "| {case} | {} | {ns:.0} | {dropped} |",
+                if sampled { "yes" } else { "no" }
+            );
+            figures.push(((case, sampled), ns));
+        }
+    }
+    let get = |case, sampled| {
+        figures
+            .iter()
+            .find(|(k, _)| *k == (case, sampled))
+            .map_or(f64::NAN, |(_, ns)| *ns)
+    };
+    let (none, manual, automatic) = (
+        get("none", true),
+        get("manual", true),
+        get("automatic", true),
+    );
+    let unsampled = get("automatic", false);
+    println!();
+    println!(
+        "automatic / manual: {:.2}x (goal <= 1.1x)",
+        automatic / manual
+    );
+    println!(
+        "automatic, spans not sampled, over none: {:+.0} ns/call (goal <= 50 ns)",
+        unsampled - none
+    );
+    println!(
+        "manual over none: {:+.0} ns/call; automatic over none: {:+.0} ns/call",
+        manual - none,
+        automatic - none
+    );
+    Ok(())
+}

@@ -3,10 +3,15 @@
 //!
 //! ```text
 //! OtelHost ──SpanSink::send──► bounded queue ──► worker ──┬─► tree printer (stderr)
-//!  (guest thread, never blocks;  (capacity N;             ├─► OTLP JSON file
-//!   a full queue drops the span   dropped spans counted)  └─► OTLP/HTTP collector
-//!   and counts it)
+//!  (guest thread, never blocks;  (capacity N spans,       ├─► OTLP JSON file
+//!   a full queue drops the spans  in batches; dropped     └─► OTLP/HTTP collector
+//!   and counts them)              spans counted)
 //! ```
+//!
+//! Each sink gathers up to [`SINK_BATCH`] spans before queueing them, and
+//! queues at once when a trace's local part ends or the sink is dropped:
+//! one queue operation (and one wake-up of the worker) per batch, not per
+//! span.
 //!
 //! - the queue is the only buffer between the guest and the exporters, so a
 //!   guest emitting spans faster than they are exported runs in bounded
@@ -47,12 +52,12 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
 /// At most this many spans of one trace are kept for the tree printer.
 pub const TREE_SPAN_LIMIT: usize = 10_000;
 
-/// What the worker receives.
-enum Item {
-    /// A finished span, and whether it ended the local part of its trace
-    /// (the host's stack became empty).
-    Span(Box<SpanData>, bool),
-}
+/// Spans a sink gathers before queueing them.
+pub const SINK_BATCH: usize = 64;
+
+/// What the worker receives: finished spans, each with whether it ended
+/// the local part of its trace (the host's stack became empty).
+type Item = Vec<(SpanData, bool)>;
 
 /// Counts shared by the senders and the worker.
 #[derive(Default, Debug)]
@@ -61,11 +66,28 @@ struct Counters {
     dropped: AtomicU64,
 }
 
-/// The handle the `wasi:otel` host gives finished spans to; cheap to clone.
-#[derive(Clone)]
+/// The handle the `wasi:otel` host gives finished spans to; a clone starts
+/// with an empty batch, and dropping a sink queues what it gathered.
 pub struct SpanSink {
     sender: SyncSender<Item>,
     counters: Arc<Counters>,
+    batch: Vec<(SpanData, bool)>,
+}
+
+impl Clone for SpanSink {
+    fn clone(&self) -> Self {
+        Self {
+            sender: self.sender.clone(),
+            counters: self.counters.clone(),
+            batch: Vec::new(),
+        }
+    }
+}
+
+impl Drop for SpanSink {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 impl fmt::Debug for SpanSink {
@@ -77,18 +99,29 @@ impl fmt::Debug for SpanSink {
 }
 
 impl SpanSink {
-    /// Queues `span`, never blocking: when the queue is full the span is
-    /// dropped and counted. `trace_done` says that no span of the trace is
-    /// open any more on the host's stack.
-    pub fn send(&self, span: SpanData, trace_done: bool) {
-        match self.sender.try_send(Item::Span(Box::new(span), trace_done)) {
-            Ok(()) => {
-                self.counters.queued.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+    /// Takes `span`, never blocking; `trace_done` says that no span of the
+    /// trace is open any more on the host's stack. Spans are queued by
+    /// batches; when the queue is full a batch is dropped and counted.
+    pub fn send(&mut self, span: SpanData, trace_done: bool) {
+        self.batch.push((span, trace_done));
+        if trace_done || self.batch.len() >= SINK_BATCH {
+            self.flush();
         }
+    }
+
+    /// Queues the spans gathered so far.
+    pub fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let count = batch.len() as u64;
+        match self.sender.try_send(batch) {
+            Ok(()) => self.counters.queued.fetch_add(count, Ordering::Relaxed),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.counters.dropped.fetch_add(count, Ordering::Relaxed)
+            }
+        };
     }
 }
 
@@ -134,7 +167,7 @@ pub struct Summary {
     pub dropped_queue_full: u64,
     /// Spans an exporter could not deliver (e.g. unreachable collector).
     pub lost: u64,
-    /// The queue's capacity.
+    /// The queue's capacity, in spans.
     pub queue_capacity: usize,
 }
 
@@ -189,16 +222,18 @@ impl Exporter {
             exporters.push(Box::new(collector::Collector::new(config, resource)));
         }
         let capacity = queue_capacity.max(1);
-        let (sender, receiver) = mpsc::sync_channel::<Item>(capacity);
+        let (sender, receiver) = mpsc::sync_channel::<Item>(capacity.div_ceil(SINK_BATCH));
         let counters = Arc::new(Counters::default());
         let worker = std::thread::Builder::new()
             .name("nebula-export".into())
             .spawn(move || {
                 loop {
                     match receiver.recv_timeout(FLUSH_INTERVAL) {
-                        Ok(Item::Span(span, done)) => {
-                            for e in &mut exporters {
-                                e.span(&span, done, &mut warnings);
+                        Ok(batch) => {
+                            for (span, done) in &batch {
+                                for e in &mut exporters {
+                                    e.span(span, *done, &mut warnings);
+                                }
                             }
                         }
                         Err(RecvTimeoutError::Timeout) => {
@@ -220,6 +255,7 @@ impl Exporter {
             sink: Some(SpanSink {
                 sender,
                 counters: counters.clone(),
+                batch: Vec::new(),
             }),
             worker: Some(worker),
             counters,

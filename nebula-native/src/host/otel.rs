@@ -266,7 +266,7 @@ impl OtelHost {
 
     /// Gives `span` to the sink, or records it.
     fn export(&mut self, span: SpanData) {
-        match &self.sink {
+        match &mut self.sink {
             Some(sink) => {
                 if span.span_context.trace_flags.contains(TraceFlags::SAMPLED) {
                     sink.send(span, self.stack.is_empty());

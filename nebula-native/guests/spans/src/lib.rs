@@ -1,6 +1,7 @@
 //! The `spans` guest: spans made by hand through `wasi:otel`, in the shapes
 //! that test a host's fault handling (many spans, an `on-end` out of stack
-//! order, spans still open when the guest traps).
+//! order, spans still open when the guest traps), and the computation the
+//! run benchmark times plain, with a hand-made span, and instrumented.
 
 use std::hash::{BuildHasher, RandomState};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -102,6 +103,11 @@ fn end(span: Open) {
     });
 }
 
+/// The computation `work` and `work-manual` time.
+fn compute(n: u32) -> u32 {
+    (0..n).fold(1u32, |acc, i| acc.wrapping_mul(31).wrapping_add(i))
+}
+
 struct Spans;
 
 impl Guest for Spans {
@@ -130,6 +136,17 @@ impl Guest for Spans {
         };
         end(inner);
         name.to_string()
+    }
+
+    fn work(n: u32) -> u32 {
+        compute(std::hint::black_box(n))
+    }
+
+    fn work_manual(n: u32) -> u32 {
+        let span = start("manual-work");
+        let out = compute(std::hint::black_box(n));
+        end(span);
+        out
     }
 }
 
