@@ -19,7 +19,8 @@ pub struct Run {
     #[arg(value_name = "COMPONENT")]
     component: PathBuf,
 
-    /// Arguments passed to a command component
+    /// Arguments passed to a command component (nebula's options go
+    /// before the first one; `--` ends nebula's options)
     #[arg(
         value_name = "ARGS",
         trailing_var_arg = true,
