@@ -2,8 +2,9 @@
 //! and for each export whether it is wrapped or passed through (and why).
 //!
 //! Limits (each passes through unwrapped, with the reason in the report):
-//! - interfaces that define resource types (wrapping exported resources
-//!   needs proxy-owned handles);
+//! - imported interfaces whose resources the target's exports also use
+//!   (the output's exports would name the proxy's wrapper resource), or
+//!   whose resources an import that cannot be wrapped uses;
 //! - component-model async functions, futures, streams, maps and
 //!   fixed-length lists;
 //! - `wasi:otel` itself, which is never wrapped.
@@ -134,6 +135,7 @@ impl Plan {
                 treatment: plan_item(&resolve, key, item, Direction::Import, options),
             });
         }
+        settle_import_resources(&resolve, world, &mut imports);
         keep_type_links(&resolve, &mut imports);
         Ok(Plan {
             resolve,
@@ -247,10 +249,12 @@ fn check_component(bytes: &[u8]) -> Result<Option<String>, Error> {
 }
 
 /// The span name of a function in an interface export (`ns:pkg/iface#f`,
-/// without the version) or of a freestanding one (`f`).
+/// without the version; `ns:pkg/iface#res.method` for resource items, the
+/// constructor as `res.new`) or of a freestanding one (`f`).
 fn span_name(resolve: &Resolve, key: Option<&WorldKey>, func: &Function) -> String {
+    let item = function_label(resolve, func);
     let Some(key) = key else {
-        return func.name.clone();
+        return item;
     };
     let interface = match key {
         WorldKey::Name(name) => name.clone(),
@@ -265,7 +269,19 @@ fn span_name(resolve: &Resolve, key: Option<&WorldKey>, func: &Function) -> Stri
             }
         }
     };
-    format!("{interface}#{}", func.name)
+    format!("{interface}#{item}")
+}
+
+/// A function's name as people read it: `f`, `res.method`, `res.new`.
+fn function_label(resolve: &Resolve, func: &Function) -> String {
+    let resource = |id: wit_parser::TypeId| resolve.types[id].name.clone().unwrap_or_default();
+    match func.kind {
+        FunctionKind::Constructor(r) => format!("{}.new", resource(r)),
+        FunctionKind::Method(r) | FunctionKind::Static(r) => {
+            format!("{}.{}", resource(r), func.item_name())
+        }
+        _ => func.name.clone(),
+    }
 }
 
 /// Packages whose interfaces are imported everywhere and called all the
@@ -285,6 +301,13 @@ fn plan_item(
             if let Some(reason) = unwrappable(resolve, func) {
                 return Treatment::PassThrough { reason };
             }
+            if !matches!(func.kind, FunctionKind::Freestanding) {
+                return Treatment::PassThrough {
+                    reason: "an item of a world-level resource; only resources of interfaces \
+                             are wrapped"
+                        .into(),
+                };
+            }
             if direction == Direction::Import && uses_world_types(resolve, func) {
                 return Treatment::PassThrough {
                     reason: "a top-level import using world-level types, which the composer \
@@ -293,7 +316,7 @@ fn plan_item(
                 };
             }
             let planned = planned(resolve, None, func, direction, options, false);
-            if planned.span.is_none() {
+            if planned.span.is_none() && direction == Direction::Export {
                 return Treatment::PassThrough {
                     reason: "not selected by the include/exclude patterns".into(),
                 };
@@ -325,17 +348,6 @@ fn plan_interface(
     }
     let chatty = direction == Direction::Import
         && package.is_some_and(|p| p.namespace == "wasi" && CHATTY_WASI.contains(&p.name.as_str()));
-    if let Some((name, _)) = iface
-        .types
-        .iter()
-        .find(|(_, ty)| matches!(resolve.types[**ty].kind, TypeDefKind::Resource))
-    {
-        return Treatment::PassThrough {
-            reason: format!(
-                "defines resource `{name}`; interfaces with resources pass through unwrapped in this version"
-            ),
-        };
-    }
     if direction == Direction::Import
         && let Some(name) = type_unused_by_functions(resolve, id)
     {
@@ -359,16 +371,9 @@ fn plan_interface(
             chatty,
         ));
     }
-    if direction == Direction::Import && funcs.iter().all(|f| f.span.is_none()) {
-        let reason = if chatty {
-            "low-level WASI, wrapped only when an include pattern names it"
-        } else {
-            "no function selected by the include/exclude patterns"
-        };
-        return Treatment::PassThrough {
-            reason: reason.into(),
-        };
-    }
+    // An import with no function selected stays forwardable here: it may
+    // have to go through the proxy after all, when it uses the resources
+    // of a wrapped import (see `settle_import_resources`).
     // An export goes through the proxy even with no function selected:
     // other exports may `use` its types, and those links must keep pointing
     // at one exported instance.
@@ -393,7 +398,7 @@ fn planned(
         span_name,
         direction,
         interface: key.map(|k| resolve.name_world_key(k)),
-        function: func.name.clone(),
+        function: function_label(resolve, func),
     });
     PlannedFunction {
         func: func.clone(),
@@ -403,11 +408,25 @@ fn planned(
 
 /// Why `func` cannot be forwarded by a synchronous proxy, if it cannot.
 fn unwrappable(resolve: &Resolve, func: &Function) -> Option<String> {
-    if !matches!(func.kind, FunctionKind::Freestanding) {
-        return Some(format!(
-            "`{}` is a component-model async function or a resource item",
-            func.name
-        ));
+    match func.kind {
+        FunctionKind::Freestanding
+        | FunctionKind::Constructor(_)
+        | FunctionKind::Method(_)
+        | FunctionKind::Static(_) => {}
+        FunctionKind::AsyncFreestanding
+        | FunctionKind::AsyncMethod(_)
+        | FunctionKind::AsyncStatic(_) => {
+            return Some(format!(
+                "`{}` is a component-model async function",
+                func.name
+            ));
+        }
+        _ => {
+            return Some(format!(
+                "`{}` is a getter or setter, which Nebula does not forward yet",
+                func.name
+            ));
+        }
     }
     let types = func.params.iter().map(|p| p.ty).chain(func.result);
     for ty in types {
@@ -556,4 +575,163 @@ fn uses_world_types(resolve: &Resolve, func: &Function) -> bool {
         }
     }
     false
+}
+
+/// Makes the import plan coherent for resources, then passes through the
+/// imports that nothing needs.
+///
+/// An import proxy that wraps interface `X` exports its own wrapper of each
+/// resource `X` defines, and the target sees only that one. So every other
+/// import that uses those resources must come through the proxy too (it is
+/// forwarded even with no span selected), and `X` cannot be wrapped when
+/// the target's exports use its resources (the output's exports would name
+/// the proxy's wrapper) or when an import that cannot be wrapped uses them.
+/// Imports with no selected function that nothing needs pass through.
+fn settle_import_resources(resolve: &Resolve, world: WorldId, imports: &mut [ExportItem]) {
+    let reaches: Vec<Vec<InterfaceId>> = imports
+        .iter()
+        .map(|item| item_deps(resolve, world, &item.key))
+        .collect();
+    // Items that always keep the host's (or the target's own) types: the
+    // exports, and world-level types taken from imported interfaces.
+    let w = &resolve.worlds[world];
+    let type_imports = w
+        .imports
+        .iter()
+        .filter(|(_, item)| matches!(item, WorldItem::Type { .. }));
+    let export_reaches: Vec<(String, Vec<InterfaceId>)> = w
+        .exports
+        .iter()
+        .chain(type_imports)
+        .map(|(key, _)| (resolve.name_world_key(key), item_deps(resolve, world, key)))
+        .collect();
+    let interface_of = |item: &ExportItem| match item.key {
+        WorldKey::Interface(id) => Some(id),
+        WorldKey::Name(_) => match &resolve.worlds[world].imports[&item.key] {
+            WorldItem::Interface { id, .. } => Some(*id),
+            _ => None,
+        },
+    };
+    let defines_resource = |id: InterfaceId| {
+        resolve.interfaces[id]
+            .types
+            .values()
+            .any(|t| matches!(resolve.types[*t].kind, TypeDefKind::Resource))
+    };
+    loop {
+        // `needed[i]`: the wanted item (with a span) that needs item `i`.
+        let mut needed: Vec<Option<usize>> = imports
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match &item.treatment {
+                Treatment::Wrap(funcs) if funcs.iter().any(|f| f.span.is_some()) => Some(i),
+                _ => None,
+            })
+            .collect();
+        let mut conflict = None;
+        let mut queue: Vec<usize> = (0..imports.len())
+            .filter(|i| needed[*i].is_some())
+            .collect();
+        while let Some(i) = queue.pop() {
+            let Some(id) = interface_of(&imports[i]).filter(|id| defines_resource(*id)) else {
+                continue;
+            };
+            let root = needed[i].expect("queued items are needed");
+            if let Some((name, _)) = export_reaches.iter().find(|(_, deps)| deps.contains(&id)) {
+                conflict = Some((
+                    root,
+                    format!(
+                        "the component's export or world type `{name}` uses the resources of \
+                         `{}`, which a proxy would replace by its own",
+                        imports[i].name
+                    ),
+                ));
+                break;
+            }
+            for (j, deps) in reaches.iter().enumerate() {
+                if j == i || !deps.contains(&id) || needed[j].is_some() {
+                    continue;
+                }
+                if let Treatment::PassThrough { reason } = &imports[j].treatment {
+                    conflict = Some((
+                        root,
+                        format!(
+                            "`{}` uses the resources of `{}` and cannot be wrapped ({reason})",
+                            imports[j].name, imports[i].name
+                        ),
+                    ));
+                    break;
+                }
+                needed[j] = Some(root);
+                queue.push(j);
+            }
+            if conflict.is_some() {
+                break;
+            }
+        }
+        if let Some((root, reason)) = conflict {
+            imports[root].treatment = Treatment::PassThrough { reason };
+            continue;
+        }
+        for (item, needed) in imports.iter_mut().zip(needed) {
+            if needed.is_none() && matches!(item.treatment, Treatment::Wrap(_)) {
+                item.treatment = Treatment::PassThrough {
+                    reason: unselected_reason(resolve, interface_of(item)).into(),
+                };
+            }
+        }
+        return;
+    }
+}
+
+/// Why an import with no selected function passes through.
+fn unselected_reason(resolve: &Resolve, interface: Option<InterfaceId>) -> &'static str {
+    let package = interface
+        .and_then(|id| resolve.interfaces[id].package)
+        .map(|p| &resolve.packages[p].name);
+    match package {
+        Some(p) if p.namespace == "wasi" && CHATTY_WASI.contains(&p.name.as_str()) => {
+            "low-level WASI, wrapped only when an include pattern names it"
+        }
+        _ if interface.is_some() => "no function selected by the include/exclude patterns",
+        _ => "not selected by the include/exclude patterns",
+    }
+}
+
+/// The interfaces whose types the world item `key` can reach: an
+/// interface's transitive dependencies, or the owners (and their
+/// dependencies) of the types a function's signature reaches.
+fn item_deps(resolve: &Resolve, world: WorldId, key: &WorldKey) -> Vec<InterfaceId> {
+    let w = &resolve.worlds[world];
+    let item = w.imports.get(key).or_else(|| w.exports.get(key));
+    let mut out: Vec<InterfaceId> = Vec::new();
+    let mut pending: Vec<InterfaceId> = Vec::new();
+    let mut stack: Vec<Type> = Vec::new();
+    match item {
+        Some(WorldItem::Interface { id, .. }) => pending.extend(resolve.interface_direct_deps(*id)),
+        Some(WorldItem::Type { id, .. }) => stack.push(Type::Id(*id)),
+        Some(WorldItem::Function(func)) => {
+            stack.extend(func.params.iter().map(|p| p.ty).chain(func.result));
+        }
+        None => {}
+    }
+    let mut seen = std::collections::HashSet::new();
+    while let Some(ty) = stack.pop() {
+        if let Type::Id(t) = ty
+            && seen.insert(t)
+        {
+            let def = &resolve.types[t];
+            if let wit_parser::TypeOwner::Interface(owner) = def.owner {
+                pending.push(owner);
+            }
+            stack.extend(crate::wit_walk::children(&def.kind));
+        }
+    }
+    while let Some(id) = pending.pop() {
+        if !out.contains(&id) {
+            out.push(id);
+            pending.extend(resolve.interface_direct_deps(id));
+        }
+    }
+    out
 }

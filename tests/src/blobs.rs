@@ -62,6 +62,12 @@ impl store::HostBlob for BlobStore {
         Ok(())
     }
 
+    fn merge(&mut self, a: Resource<Blob>, b: Resource<Blob>) -> Result<Resource<Blob>> {
+        let mut data = self.table.get(&a)?.data.clone();
+        data.extend_from_slice(&self.table.get(&b)?.data);
+        self.new(data)
+    }
+
     fn drop(&mut self, blob: Resource<Blob>) -> Result<()> {
         self.table.delete(blob)?;
         self.dropped += 1;
@@ -72,6 +78,12 @@ impl store::HostBlob for BlobStore {
 impl store::Host for BlobStore {
     fn blobs_alive(&mut self) -> Result<u32> {
         Ok(self.alive())
+    }
+
+    fn take(&mut self, blob: Resource<Blob>) -> Result<Vec<u8>> {
+        let data = self.table.delete(blob)?.data;
+        self.dropped += 1;
+        Ok(data)
     }
 }
 

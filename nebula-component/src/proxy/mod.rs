@@ -3,31 +3,38 @@
 //!
 //! - [`world`]: the proxy's WIT world;
 //! - [`descriptor`]: the per-function data the span runtime reads;
-//! - [`abi`]: where a call's `result` status sits (the only canonical-ABI
-//!   layout knowledge);
+//! - [`abi`]: where a call's `result` status sits;
+//! - [`resources`], [`handles`]: wrapper resources, and the walk over a
+//!   call's values that unwraps, wraps and drops their handles;
 //! - [`module`]: the core module (span runtime + forwarders);
 //!
 //! `wit-component` turns the core module into the proxy component.
 
 mod abi;
-mod borrows;
 mod descriptor;
+mod handles;
 mod module;
+mod resources;
 mod world;
 
 use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::abi::AbiVariant;
-use wit_parser::{
-    LiftLowerAbi, ManglingAndAbi, Resolve, ResourceIntrinsic, SizeAlign, TypeId, TypeOwner,
-    WasmExport, WasmExportKind, WasmImport, WorldId, WorldItem, WorldKey,
-};
+use wit_parser::{ManglingAndAbi, SizeAlign, WasmExport, WasmExportKind, WasmImport, WorldItem};
 
 use crate::analyze::Plan;
 use crate::{Direction, Error, Options, OtelFlavor};
 use abi::{StatusProbe, core_type, return_area};
-use borrows::BorrowWalker;
 use descriptor::DescriptorData;
-use module::{Forwarder, SpanRuntime};
+use handles::{HandleCode, HandleWalker, Op, Place};
+use module::{Forwarder, ForwarderLocals, SpanRuntime};
+use resources::ResourceTable;
+
+/// Core names of the generated imports and exports. The standard
+/// (`cm32p2|…`) scheme: wit-component resolves these names by lookup, where
+/// legacy names are matched by formatting every candidate (quadratic in the
+/// number of wrapped functions). The runtime's own imports keep legacy names;
+/// wit-component reads the scheme name by name.
+const MANGLING: ManglingAndAbi = ManglingAndAbi::Standard32;
 
 /// The span runtime, a core module built from `runtime/` by `build.rs`.
 static SPAN_RUNTIME: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_span_runtime.wasm"));
@@ -52,22 +59,27 @@ impl Proxy {
             .map_err(|e| Error::internal("computing type layouts", e))?;
         let runtime = SpanRuntime::parse(SPAN_RUNTIME)?;
         let mut data = DescriptorData::new(runtime.descriptor_base());
-        let mangling = ManglingAndAbi::Legacy(LiftLowerAbi::Sync);
+        let mangling = MANGLING;
 
-        // `[resource-drop]` imports come right after the forwarders' imports.
-        let forwarded: usize = plan.wrapped(side).map(|(_, funcs)| funcs.len()).sum();
-        let first_drop = runtime.imported_funcs() + forwarded as u32;
-        let mut drops: Vec<(TypeId, (String, String))> = Vec::new();
-        let mut drop_of = |resource: TypeId| -> u32 {
-            let index = drops
-                .iter()
-                .position(|(r, _)| *r == resource)
-                .unwrap_or_else(|| {
-                    drops.push((resource, drop_import(&resolve, world, resource)));
-                    drops.len() - 1
-                });
-            first_drop + index as u32
-        };
+        // Function indices: the resource intrinsics come right after the
+        // forwarders' imports, the resource helpers right after the
+        // runtime's code (see `module.rs`).
+        let forwarded: u32 = plan
+            .wrapped(side)
+            .map(|(_, funcs)| funcs.len() as u32)
+            .sum();
+        let mut resources = ResourceTable::collect(
+            &resolve,
+            world,
+            plan.wrapped(side)
+                .flat_map(|(_, funcs)| funcs.iter().map(|f| &f.func)),
+        );
+        let first_intrinsic = runtime.imported_funcs() + forwarded;
+        let added_imports = forwarded + resources.import_count();
+        resources.place(
+            first_intrinsic,
+            runtime.imported_funcs() + added_imports + runtime.defined_funcs(),
+        );
 
         let mut forwarders = Vec::new();
         for (item, funcs) in plan.wrapped(side) {
@@ -99,6 +111,50 @@ impl Proxy {
                     .span
                     .as_ref()
                     .map(|span| data.add(&plan.component_name, span, status.case_names()));
+                let params: Vec<_> = func.params.iter().map(|p| p.ty).collect();
+                let locals = ForwarderLocals::new(&export, &import);
+                let walk = |op, place, first_local| {
+                    HandleWalker::walk(&resolve, &sizes, &resources, op, place, first_local)
+                };
+                let param_place = || Place::Params {
+                    types: &params,
+                    indirect: export.indirect_params,
+                };
+                let unwrap = walk(Op::Unwrap, param_place(), locals.first_extra);
+                let wrap = match (func.result, &locals) {
+                    (None, _) => HandleCode::default(),
+                    (
+                        Some(ty),
+                        ForwarderLocals {
+                            area: Some(area), ..
+                        },
+                    ) => walk(
+                        Op::Wrap,
+                        Place::Memory { ty, local: *area },
+                        locals.first_extra + unwrap.locals.len() as u32,
+                    ),
+                    (
+                        Some(ty),
+                        ForwarderLocals {
+                            result: Some((result, slot)),
+                            ..
+                        },
+                    ) => walk(
+                        Op::Wrap,
+                        Place::Flat {
+                            ty,
+                            local: *result,
+                            slot: *slot,
+                        },
+                        locals.first_extra + unwrap.locals.len() as u32,
+                    ),
+                    _ => HandleCode::default(),
+                };
+                let drop_lent = walk(
+                    Op::DropLent,
+                    param_place(),
+                    locals.first_extra + (unwrap.locals.len() + wrap.locals.len()) as u32,
+                );
                 forwarders.push(Forwarder {
                     import: resolve
                         .wasm_import_name(mangling, WasmImport::Func { interface, func }),
@@ -112,22 +168,24 @@ impl Proxy {
                     return_area: return_area(&sizes, func),
                     descriptor,
                     status,
-                    cleanup: BorrowWalker::cleanup(
-                        &resolve,
-                        &sizes,
-                        func,
-                        export.indirect_params,
-                        export.params.len() as u32 + 3,
-                        &mut drop_of,
-                    ),
+                    before: unwrap,
+                    after: vec![wrap, drop_lent],
                 });
             }
         }
 
-        let drops: Vec<(String, String)> = drops.into_iter().map(|(_, name)| name).collect();
         let rename =
             |module: &str, name: &str| rename_runtime_import(module, name, &options.flavor);
-        let mut module = module::link(&runtime, &forwarders, &drops, data.bytes(), &rename)?;
+        let intrinsics = resources.intrinsics(&resolve, mangling);
+        let helpers = resources.helpers(&resolve, mangling, runtime.taking_global());
+        let mut module = module::link(
+            &runtime,
+            &forwarders,
+            &intrinsics,
+            &helpers,
+            data.bytes(),
+            &rename,
+        )?;
         wit_component::embed_component_metadata(
             &mut module,
             &resolve,
@@ -145,28 +203,6 @@ impl Proxy {
             wit: world::print(&resolve, world),
         })
     }
-}
-
-/// The core import (module, field) of `[resource-drop]` for `resource`,
-/// imported through the proxy world's import of its interface.
-fn drop_import(resolve: &Resolve, world: WorldId, resource: TypeId) -> (String, String) {
-    let key = match resolve.types[resource].owner {
-        TypeOwner::Interface(owner) => resolve.worlds[world]
-            .imports
-            .iter()
-            .find(|(_, item)| matches!(item, WorldItem::Interface { id, .. } if *id == owner))
-            .map(|(key, _)| key.clone())
-            .or(Some(WorldKey::Interface(owner))),
-        _ => None,
-    };
-    resolve.wasm_import_name(
-        ManglingAndAbi::Legacy(LiftLowerAbi::Sync),
-        WasmImport::ResourceIntrinsic {
-            interface: key.as_ref(),
-            resource,
-            intrinsic: ResourceIntrinsic::ImportedDrop,
-        },
-    )
 }
 
 /// The runtime is built against the `inner` flavor; the `current` flavor

@@ -5,7 +5,9 @@
 //! Index spaces of the output:
 //!
 //! ```text
-//! functions: [runtime imports][wrapped imports][runtime code][forwarders][post-returns]
+//! functions: [runtime imports][wrapped imports][resource intrinsics]
+//!            [runtime code][resource helpers][forwarders][post-returns]
+//! globals:   [runtime globals][`taking` flag of the resource helpers]
 //! memory:    [runtime stack+data][descriptors][bump arena, grown on demand]
 //! ```
 //!
@@ -13,7 +15,9 @@
 //!
 //! ```text
 //! h = nebula_span_start(descriptor)       ; only when the function has a span
+//! <unwrap own wrapper handles in params>  ; see `handles.rs`
 //! import(params.., [area = cabi_realloc(0, 0, align, size)])
+//! <wrap own handles in the result, drop lent borrows>
 //! nebula_span_end(h, <status probe>)      ; see `abi.rs`
 //! return result | area
 //! ```
@@ -24,14 +28,16 @@ use std::collections::HashMap;
 
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasm_encoder::{
-    CodeSection, DataCountSection, DataSection, ElementSection, EntityType, ExportKind,
-    ExportSection, Function, FunctionSection, GlobalSection, ImportSection, Instruction,
-    MemorySection, MemoryType, Module, TableSection, TypeSection, ValType,
+    CodeSection, ConstExpr, DataCountSection, DataSection, ElementSection, EntityType, ExportKind,
+    ExportSection, Function, FunctionSection, GlobalSection, GlobalType, ImportSection,
+    Instruction, MemorySection, MemoryType, Module, TableSection, TypeSection, ValType,
 };
 use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
+use wit_parser::abi::{WasmSignature, WasmType};
 
 use super::abi::StatusProbe;
-use super::borrows::Cleanup;
+use super::handles::HandleCode;
+use super::resources::{Helper, Intrinsic};
 use crate::Error;
 
 const PAGE: u64 = 65536;
@@ -58,8 +64,37 @@ pub(crate) struct Forwarder {
     pub descriptor: Option<u32>,
     /// How to read the call's status.
     pub status: StatusProbe,
-    /// Drops of the borrow handles the call was lent.
-    pub cleanup: Cleanup,
+    /// Handle code before the call (on the parameters).
+    pub before: HandleCode,
+    /// Handle code after the call (on the results, then the parameters).
+    pub after: Vec<HandleCode>,
+}
+
+/// The locals of a forwarder: its parameters, then `handle` (the span),
+/// `area` (the return area) and `result` (a flat result), then the extra
+/// locals of its handle code.
+pub(crate) struct ForwarderLocals {
+    /// The return area's local, when the import returns through one.
+    pub area: Option<u32>,
+    /// The flat result's local and its slot type, when there is one.
+    pub result: Option<(u32, WasmType)>,
+    /// The first local of the handle code.
+    pub first_extra: u32,
+}
+
+impl ForwarderLocals {
+    /// The layout for a function lifted as `export` and lowered as `import`.
+    pub fn new(export: &WasmSignature, import: &WasmSignature) -> Self {
+        let params = export.params.len() as u32;
+        ForwarderLocals {
+            area: import.retptr.then_some(params + 1),
+            result: match (import.retptr, import.results.as_slice()) {
+                (false, [ty]) => Some((params + 2, *ty)),
+                _ => None,
+            },
+            first_extra: params + 3,
+        }
+    }
 }
 
 /// The span runtime's facts the linker needs, read once.
@@ -69,6 +104,7 @@ pub(crate) struct SpanRuntime<'a> {
     defined_funcs: u32,
     exports: HashMap<String, u32>,
     memory_pages: u64,
+    globals: u32,
 }
 
 impl<'a> SpanRuntime<'a> {
@@ -80,18 +116,22 @@ impl<'a> SpanRuntime<'a> {
             defined_funcs: 0,
             exports: HashMap::new(),
             memory_pages: 0,
+            globals: 0,
         };
         let bad = |e: wasmparser::BinaryReaderError| Error::internal("span runtime", e);
         for payload in Parser::new(0).parse_all(bytes) {
             match payload.map_err(bad)? {
                 Payload::ImportSection(imports) => {
                     for import in imports.into_imports() {
-                        if matches!(import.map_err(bad)?.ty, TypeRef::Func(_)) {
-                            rt.imported_funcs += 1;
+                        match import.map_err(bad)?.ty {
+                            TypeRef::Func(_) => rt.imported_funcs += 1,
+                            TypeRef::Global(_) => rt.globals += 1,
+                            _ => {}
                         }
                     }
                 }
                 Payload::FunctionSection(funcs) => rt.defined_funcs = funcs.count(),
+                Payload::GlobalSection(globals) => rt.globals += globals.count(),
                 Payload::MemorySection(mems) => {
                     for mem in mems {
                         rt.memory_pages = mem.map_err(bad)?.initial;
@@ -114,6 +154,16 @@ impl<'a> SpanRuntime<'a> {
     /// How many functions the runtime imports (the generated imports follow).
     pub fn imported_funcs(&self) -> u32 {
         self.imported_funcs
+    }
+
+    /// How many functions the runtime defines (the helpers follow).
+    pub fn defined_funcs(&self) -> u32 {
+        self.defined_funcs
+    }
+
+    /// The index of the global the linker adds for the resource helpers.
+    pub fn taking_global(&self) -> u32 {
+        self.globals
     }
 
     /// Where the descriptor segment starts: just past the runtime's memory.
@@ -150,16 +200,18 @@ impl Reencode for Shift {
     }
 }
 
-/// Links the runtime with `forwarders`, the `[resource-drop]` imports
-/// `drops` (after the forwarders' imports) and the descriptor `data`.
+/// Links the runtime with `forwarders`, the resource `intrinsics` (imported
+/// after the forwarders' imports), the resource `helpers` and the
+/// descriptor `data`.
 pub(crate) fn link(
     rt: &SpanRuntime<'_>,
     forwarders: &[Forwarder],
-    drops: &[(String, String)],
+    intrinsics: &[Intrinsic],
+    helpers: &[Helper],
     data: &[u8],
     rename_import: &dyn Fn(&str, &str) -> (String, String),
 ) -> Result<Vec<u8>, Error> {
-    let added = (forwarders.len() + drops.len()) as u32;
+    let added = (forwarders.len() + intrinsics.len()) as u32;
     let mut shift = Shift {
         imported: rt.imported_funcs,
         added,
@@ -169,14 +221,20 @@ pub(crate) fn link(
     let span_end = runtime_func("nebula_span_end")?;
     let reset = runtime_func("nebula_reset")?;
     let realloc = runtime_func("cabi_realloc")?;
-    let first_forwarder = rt.imported_funcs + added + rt.defined_funcs;
+    let first_helper = rt.imported_funcs + added + rt.defined_funcs;
+    let first_forwarder = first_helper + helpers.len() as u32;
 
     let mut types = Types::default();
     let import_types: Vec<u32> = forwarders
         .iter()
         .map(|f| types.get(&f.import_params, &f.import_results))
         .collect();
-    let drop_type = types.get(&[ValType::I32], &[]);
+    let mut handle_type = |returns: bool| {
+        let results: &[ValType] = if returns { &[ValType::I32] } else { &[] };
+        types.get(&[ValType::I32], results)
+    };
+    let intrinsic_types: Vec<u32> = intrinsics.iter().map(|i| handle_type(i.returns)).collect();
+    let helper_types: Vec<u32> = helpers.iter().map(|h| handle_type(h.returns)).collect();
     let forwarder_types: Vec<u32> = forwarders
         .iter()
         .map(|f| types.get(&f.export_params, &f.export_results))
@@ -204,6 +262,7 @@ pub(crate) fn link(
     let mut module = Module::new();
     let mut code: Option<CodeSection> = None;
     let mut wrote_data = false;
+    let mut wrote_globals = false;
     let descriptor_segment = |section: &mut DataSection| {
         if !data.is_empty() {
             section.active(
@@ -218,6 +277,9 @@ pub(crate) fn link(
         let payload = payload.map_err(bad)?;
         if let Some(code) = flush_code(&payload, &mut code) {
             let mut code = code;
+            for helper in helpers {
+                code.function(&helper.body);
+            }
             for (i, f) in forwarders.iter().enumerate() {
                 let import = rt.imported_funcs + i as u32;
                 code.function(&forwarder_body(f, import, span_start, span_end, realloc));
@@ -257,8 +319,9 @@ pub(crate) fn link(
                         EntityType::Function(types.index(*ty)),
                     );
                 }
-                for (module, name) in drops {
-                    section.import(module, name, EntityType::Function(types.index(drop_type)));
+                for (intrinsic, ty) in intrinsics.iter().zip(&intrinsic_types) {
+                    let (module, name) = &intrinsic.name;
+                    section.import(module, name, EntityType::Function(types.index(*ty)));
                 }
                 module.section(&section);
             }
@@ -267,7 +330,7 @@ pub(crate) fn link(
                 shift
                     .parse_function_section(&mut section, reader)
                     .map_err(reencode)?;
-                for ty in &forwarder_types {
+                for ty in helper_types.iter().chain(&forwarder_types) {
                     section.function(types.index(*ty));
                 }
                 for (_, ty) in &post_returns {
@@ -302,9 +365,23 @@ pub(crate) fn link(
                 shift
                     .parse_global_section(&mut section, reader)
                     .map_err(reencode)?;
+                if !helpers.is_empty() {
+                    section.global(
+                        GlobalType {
+                            val_type: ValType::I32,
+                            mutable: true,
+                            shared: false,
+                        },
+                        &ConstExpr::i32_const(0),
+                    );
+                }
+                wrote_globals = true;
                 module.section(&section);
             }
             Payload::ExportSection(reader) => {
+                if !wrote_globals && !helpers.is_empty() {
+                    return Err(Error::Internal("span runtime has no global section".into()));
+                }
                 let mut section = ExportSection::new();
                 for export in reader {
                     let export = export.map_err(bad)?;
@@ -317,6 +394,11 @@ pub(crate) fn link(
                         }
                         // The runtime's own entry points stay internal.
                         _ => {}
+                    }
+                }
+                for (i, helper) in helpers.iter().enumerate() {
+                    if let Some(name) = &helper.export {
+                        section.export(name, ExportKind::Func, first_helper + i as u32);
                     }
                 }
                 let first_post_return = first_forwarder + forwarders.len() as u32;
@@ -431,7 +513,8 @@ fn forwarder_body(f: &Forwarder, import: u32, start: u32, end: u32, realloc: u32
         _ => None,
     };
     let mut locals = vec![(2, ValType::I32), (1, result_type.unwrap_or(ValType::I32))];
-    locals.extend(f.cleanup.locals.iter().map(|ty| (1, *ty)));
+    let handle_code = std::iter::once(&f.before).chain(&f.after);
+    locals.extend(handle_code.flat_map(|c| c.locals.iter().map(|ty| (1, *ty))));
     let area = f.retptr.then_some(area);
     let result = result_type.map(|_| result);
 
@@ -443,6 +526,7 @@ fn forwarder_body(f: &Forwarder, import: u32, start: u32, end: u32, realloc: u32
             I::LocalSet(handle),
         ]);
     }
+    body.extend(f.before.code.iter().cloned());
     body.extend((0..params).map(I::LocalGet));
     if let Some(area) = area {
         let (size, align) = f.return_area;
@@ -459,7 +543,9 @@ fn forwarder_body(f: &Forwarder, import: u32, start: u32, end: u32, realloc: u32
     if let Some(result) = result {
         body.push(I::LocalSet(result));
     }
-    body.extend(f.cleanup.code.iter().cloned());
+    for code in &f.after {
+        body.extend(code.code.iter().cloned());
+    }
     if f.descriptor.is_some() {
         body.push(I::LocalGet(handle));
         f.status.emit(area.or(result), &mut body);

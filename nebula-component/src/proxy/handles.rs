@@ -1,75 +1,130 @@
-//! Drops the `borrow` handles a forwarder was lent.
+//! Code that walks the handles in a call's values: the parameters the
+//! forwarder received or the results the wrapped function returned.
 //!
-//! The canonical ABI lends a callee a handle for every `borrow<R>` argument
-//! of a resource it does not define, and traps if any is still held when
-//! the call returns ("borrow handles still remain at the end of the call").
-//! A forwarder passes the handle on (the target gets its own lend) and then
-//! must drop its own with `[resource-drop]R`. Borrows can sit anywhere in
-//! the arguments: flat in parameters (records and tuples inline, variants
-//! behind their discriminant) or in memory (indirect parameters, list
-//! elements); this module walks the types and emits the drops.
+//! Three jobs, one walk ([`Op`]):
 //!
-//! Layouts come from `wit-parser` (`push_flat`, [`SizeAlign`]).
+//! - the canonical ABI lends a callee a handle for every `borrow<R>`
+//!   argument of a resource it does not define, and traps if any is still
+//!   held when the call returns ("borrow handles still remain at the end of
+//!   the call"). A forwarder passes the handle on (the target gets its own
+//!   lend) and then drops its own with `[resource-drop]R`;
+//! - a resource the proxy re-exports is a *wrapper* whose rep is the handle
+//!   of the wrapped resource (see `resources.rs`): an `own<R>` argument is
+//!   unwrapped (its rep taken, the wrapper dropped without dropping the
+//!   inner resource) before the call;
+//! - an `own<R>` result is wrapped with `[resource-new]R` after the call.
+//!
+//! (`borrow<R>` arguments of a wrapper resource need nothing: the callee
+//! receives the rep, which is the inner handle the wrapped function wants.)
+//!
+//! Handles can sit anywhere in a value: flat in parameters (records and
+//! tuples inline, variants behind their discriminant) or in memory
+//! (indirect parameters, return areas, list elements); the walk follows the
+//! types. Layouts come from `wit-parser` (`push_flat`, [`SizeAlign`]).
 
 use wasm_encoder::{BlockType, Instruction as I, MemArg, ValType};
 use wit_parser::abi::{FlatTypes, WasmType};
-use wit_parser::{Function, Handle, Int, Resolve, SizeAlign, Type, TypeDefKind, TypeId};
+use wit_parser::{Handle, Int, Resolve, SizeAlign, Type, TypeDefKind, TypeId};
 
-/// Code that drops every borrow in one function's parameters.
+use super::resources::ResourceTable;
+
+/// What to do with the handles of one value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// Drop lent `borrow`s of resources the proxy does not define (after
+    /// the call, on the parameters).
+    DropLent,
+    /// Replace `own` wrapper handles by the inner handle (before the call,
+    /// on the parameters).
+    Unwrap,
+    /// Replace `own` inner handles by new wrapper handles (after the call,
+    /// on the results).
+    Wrap,
+}
+
+/// Where a value sits in the forwarder.
+pub(crate) enum Place<'t> {
+    /// Flat in locals `0..` (the parameters), or behind one pointer in
+    /// local 0 when `indirect`.
+    Params { types: &'t [Type], indirect: bool },
+    /// In memory at the address held by `local` (a return area).
+    Memory { ty: Type, local: u32 },
+    /// Flat in the single local `local` of type `slot`.
+    Flat {
+        ty: Type,
+        local: u32,
+        slot: WasmType,
+    },
+}
+
+/// Code that applies one [`Op`] to every handle of a value.
 #[derive(Default)]
-pub(crate) struct Cleanup {
+pub(crate) struct HandleCode {
     /// Extra locals the code uses, after the ones given as `first_local`.
     pub locals: Vec<ValType>,
     /// The instructions.
     pub code: Vec<I<'static>>,
 }
 
-/// Emits [`Cleanup`] code; `drop_of` gives the function index of
-/// `[resource-drop]` for a resource (dealiased type id).
-pub(crate) struct BorrowWalker<'a> {
+/// Emits [`HandleCode`].
+pub(crate) struct HandleWalker<'a> {
     resolve: &'a Resolve,
     sizes: &'a SizeAlign,
-    drop_of: &'a mut dyn FnMut(TypeId) -> u32,
+    table: &'a ResourceTable,
+    op: Op,
     first_local: u32,
-    out: Cleanup,
+    out: HandleCode,
 }
 
-impl<'a> BorrowWalker<'a> {
-    /// Cleanup for `func`'s parameters, which the forwarder holds in locals
-    /// `0..` (one pointer when `indirect`); extra locals start at
-    /// `first_local`.
-    pub fn cleanup(
+/// What the walk does at one handle: call `func` on it, either consuming
+/// it (`map == false`) or replacing it by the result.
+struct Action {
+    func: u32,
+    map: bool,
+}
+
+impl<'a> HandleWalker<'a> {
+    /// Code applying `op` to the value at `place`; its extra locals start
+    /// at `first_local`.
+    pub fn walk(
         resolve: &'a Resolve,
         sizes: &'a SizeAlign,
-        func: &Function,
-        indirect: bool,
+        table: &'a ResourceTable,
+        op: Op,
+        place: Place<'_>,
         first_local: u32,
-        drop_of: &'a mut dyn FnMut(TypeId) -> u32,
-    ) -> Cleanup {
-        let mut walker = BorrowWalker {
+    ) -> HandleCode {
+        let mut walker = HandleWalker {
             resolve,
             sizes,
-            drop_of,
+            table,
+            op,
             first_local,
-            out: Cleanup::default(),
+            out: HandleCode::default(),
         };
-        let types: Vec<Type> = func.params.iter().map(|p| p.ty).collect();
-        if !types.iter().any(|t| walker.has_borrow(*t)) {
-            return walker.out;
-        }
-        if indirect {
-            let offsets = sizes.field_offsets(types.iter());
-            for (offset, ty) in offsets {
-                walker.memory(*ty, 0, offset.size_wasm32() as u64);
+        match place {
+            Place::Params { types, indirect } => {
+                if !types.iter().any(|t| walker.touches(*t)) {
+                    return walker.out;
+                }
+                if indirect {
+                    let offsets = sizes.field_offsets(types.iter());
+                    for (offset, ty) in offsets {
+                        walker.memory(*ty, 0, offset.size_wasm32() as u64);
+                    }
+                } else {
+                    let mut slot = 0;
+                    for ty in types {
+                        let flat = walker.flat_types(*ty);
+                        let slots: Vec<(u32, WasmType)> =
+                            (slot..).zip(flat.iter().copied()).collect();
+                        walker.flat(*ty, &slots);
+                        slot += flat.len() as u32;
+                    }
+                }
             }
-        } else {
-            let mut slot = 0;
-            for ty in &types {
-                let flat = walker.flat_types(*ty);
-                let slots: Vec<(u32, WasmType)> = (slot..).zip(flat.iter().copied()).collect();
-                walker.flat(*ty, &slots);
-                slot += flat.len() as u32;
-            }
+            Place::Memory { ty, local } => walker.memory(ty, local, 0),
+            Place::Flat { ty, local, slot } => walker.flat(ty, &[(local, slot)]),
         }
         walker.out
     }
@@ -89,16 +144,48 @@ impl<'a> BorrowWalker<'a> {
         ty
     }
 
-    fn has_borrow(&self, ty: Type) -> bool {
+    /// The resource a handle refers to, dealiased.
+    fn resource(&self, id: TypeId) -> TypeId {
+        match self.dealias(Type::Id(id)) {
+            Type::Id(r) => r,
+            _ => id,
+        }
+    }
+
+    /// What `op` does with a handle, if anything.
+    fn action(&self, handle: &Handle) -> Option<Action> {
+        let (resource, borrowed) = match handle {
+            Handle::Own(r) => (self.resource(*r), false),
+            Handle::Borrow(r) => (self.resource(*r), true),
+        };
+        let defined = self.table.defines(resource);
+        match self.op {
+            Op::DropLent if borrowed && !defined => Some(Action {
+                func: self.table.imported_drop(resource)?,
+                map: false,
+            }),
+            Op::Unwrap if !borrowed && defined => Some(Action {
+                func: self.table.unwrap(resource)?,
+                map: true,
+            }),
+            Op::Wrap if !borrowed && defined => Some(Action {
+                func: self.table.wrap(resource)?,
+                map: true,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether `op` does anything inside `ty`.
+    fn touches(&self, ty: Type) -> bool {
         let Type::Id(id) = self.dealias(ty) else {
             return false;
         };
         match &self.resolve.types[id].kind {
-            TypeDefKind::Handle(Handle::Borrow(_)) => true,
-            TypeDefKind::Handle(Handle::Own(_)) => false,
+            TypeDefKind::Handle(h) => self.action(h).is_some(),
             kind => crate::wit_walk::children(kind)
                 .into_iter()
-                .any(|t| self.has_borrow(t)),
+                .any(|t| self.touches(t)),
         }
     }
 
@@ -109,36 +196,40 @@ impl<'a> BorrowWalker<'a> {
         flat.to_vec()
     }
 
-    /// The resource a handle refers to, dealiased.
-    fn resource(&self, id: TypeId) -> TypeId {
-        match self.dealias(Type::Id(id)) {
-            Type::Id(r) => r,
-            _ => id,
-        }
-    }
-
     /// Pushes slot `(local, joined)` as an i32 (the slot may be wider).
     fn get_i32(&mut self, (local, joined): (u32, WasmType)) {
         self.out.code.push(I::LocalGet(local));
-        if matches!(joined, WasmType::I64 | WasmType::PointerOrI64) {
+        if is_64(joined) {
             self.out.code.push(I::I32WrapI64);
         }
     }
 
+    /// Stores the i32 on the stack into slot `(local, joined)`.
+    fn set_i32(&mut self, (local, joined): (u32, WasmType)) {
+        if is_64(joined) {
+            self.out.code.push(I::I64ExtendI32U);
+        }
+        self.out.code.push(I::LocalSet(local));
+    }
+
     /// Walks a value held flat in `slots` (local, type of the slot).
     fn flat(&mut self, ty: Type, slots: &[(u32, WasmType)]) {
-        if !self.has_borrow(ty) {
+        if !self.touches(ty) {
             return;
         }
         let Type::Id(id) = self.dealias(ty) else {
             return;
         };
         match self.resolve.types[id].kind.clone() {
-            TypeDefKind::Handle(Handle::Borrow(r)) => {
-                let resource = self.resource(r);
-                let drop = (self.drop_of)(resource);
+            TypeDefKind::Handle(h) => {
+                let Some(action) = self.action(&h) else {
+                    return;
+                };
                 self.get_i32(slots[0]);
-                self.out.code.push(I::Call(drop));
+                self.out.code.push(I::Call(action.func));
+                if action.map {
+                    self.set_i32(slots[0]);
+                }
             }
             TypeDefKind::Record(r) => {
                 self.flat_sequence(r.fields.iter().map(|f| f.ty).collect(), slots)
@@ -158,7 +249,7 @@ impl<'a> BorrowWalker<'a> {
                 let cases = cases(&kind);
                 for (index, case) in cases.into_iter().enumerate() {
                     let Some(case) = case else { continue };
-                    if !self.has_borrow(case) {
+                    if !self.touches(case) {
                         continue;
                     }
                     self.get_i32(slots[0]);
@@ -185,32 +276,26 @@ impl<'a> BorrowWalker<'a> {
 
     /// Walks a value in memory at `local` + `offset`.
     fn memory(&mut self, ty: Type, base: u32, offset: u64) {
-        if !self.has_borrow(ty) {
+        if !self.touches(ty) {
             return;
         }
         let Type::Id(id) = self.dealias(ty) else {
             return;
         };
-        let load = |offset: u64, bytes: u32| -> I<'static> {
-            let arg = MemArg {
-                offset,
-                align: bytes.trailing_zeros(),
-                target: Default::default(),
-                ordering: None,
-            };
-            match bytes {
-                1 => I::I32Load8U(arg),
-                2 => I::I32Load16U(arg),
-                _ => I::I32Load(arg),
-            }
-        };
         match self.resolve.types[id].kind.clone() {
-            TypeDefKind::Handle(Handle::Borrow(r)) => {
-                let resource = self.resource(r);
-                let drop = (self.drop_of)(resource);
+            TypeDefKind::Handle(h) => {
+                let Some(action) = self.action(&h) else {
+                    return;
+                };
+                if action.map {
+                    self.out.code.push(I::LocalGet(base));
+                }
                 self.out
                     .code
-                    .extend([I::LocalGet(base), load(offset, 4), I::Call(drop)]);
+                    .extend([I::LocalGet(base), load(offset, 4), I::Call(action.func)]);
+                if action.map {
+                    self.out.code.push(I::I32Store(mem_arg(offset, 4)));
+                }
             }
             TypeDefKind::Record(r) => {
                 let types: Vec<Type> = r.fields.iter().map(|f| f.ty).collect();
@@ -247,7 +332,7 @@ impl<'a> BorrowWalker<'a> {
                 };
                 for (index, case) in cases.into_iter().enumerate() {
                     let Some(case) = case else { continue };
-                    if !self.has_borrow(case) {
+                    if !self.touches(case) {
                         continue;
                     }
                     self.out.code.extend([
@@ -294,6 +379,29 @@ impl<'a> BorrowWalker<'a> {
             I::End,
             I::End,
         ]);
+    }
+}
+
+fn is_64(slot: WasmType) -> bool {
+    matches!(slot, WasmType::I64 | WasmType::PointerOrI64)
+}
+
+fn mem_arg(offset: u64, bytes: u32) -> MemArg {
+    MemArg {
+        offset,
+        align: bytes.trailing_zeros(),
+        target: Default::default(),
+        ordering: None,
+    }
+}
+
+/// An unsigned load of `bytes` (1, 2 or 4) at `offset` into an i32.
+fn load(offset: u64, bytes: u32) -> I<'static> {
+    let arg = mem_arg(offset, bytes);
+    match bytes {
+        1 => I::I32Load8U(arg),
+        2 => I::I32Load16U(arg),
+        _ => I::I32Load(arg),
     }
 }
 
