@@ -120,7 +120,7 @@ fn the_hosts_current_span_is_the_parent() -> Result<()> {
     let parent = SpanContext {
         trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
         span_id: "00f067aa0ba902b7".into(),
-        trace_flags: TraceFlags::empty(),
+        trace_flags: TraceFlags::SAMPLED,
         is_remote: true,
         trace_state: vec![("vendor".into(), "value".into())],
     };
@@ -145,6 +145,30 @@ fn the_hosts_current_span_is_the_parent() -> Result<()> {
         "state carried"
     );
     assert!(!span.span_context.is_remote);
+    Ok(())
+}
+
+#[test]
+fn an_unsampled_parent_makes_no_spans_and_the_same_results() -> Result<()> {
+    let parent = SpanContext {
+        trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+        span_id: "00f067aa0ba902b7".into(),
+        trace_flags: TraceFlags::empty(),
+        is_remote: true,
+        trace_state: Vec::new(),
+    };
+    let mut traced = runner(fixtures::TYPES, OtelHost::with_remote_parent(parent))?;
+    let mut plain = Runner::new(&read(fixtures::TYPES))?;
+    for text in ["", "unsampled", "λ"] {
+        let name = format!("{TYPES}#echo-string");
+        let args = [Val::String(text.into())];
+        assert_eq!(traced.call(&name, &args)?, plain.call(&name, &args)?);
+    }
+    assert_eq!(
+        traced.spans(),
+        &[],
+        "no on-start or on-end under an unsampled parent"
+    );
     Ok(())
 }
 

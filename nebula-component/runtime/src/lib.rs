@@ -6,6 +6,7 @@
 //!   `inner-span-context`, makes the new span context (parent's trace id, or
 //!   a fresh one when the parent is invalid; a fresh span id; the parent's
 //!   flags and trace-state), records the start time and calls `on-start`;
+//!   when the parent is valid but not sampled it makes no span at all;
 //! - `nebula_span_end(handle, status, a, b)`: records the end time, builds
 //!   the `span-data` and calls `on-end`;
 //! - `nebula_reset()`: called from every lifted export's `post-return`,
@@ -255,7 +256,8 @@ static mut OPEN: [Option<Open>; MAX_OPEN] = [const { None }; MAX_OPEN];
 static mut OPEN_DEPTH: usize = 0;
 
 /// Starts a span for the function `descriptor` describes; returns the handle
-/// to pass to [`nebula_span_end`] (-1 when too many spans are open).
+/// to pass to [`nebula_span_end`] (-1 for no span: the parent is not
+/// sampled, or too many spans are open).
 ///
 /// # Safety
 ///
@@ -269,6 +271,13 @@ pub unsafe extern "C" fn nebula_span_start(descriptor: *const Descriptor) -> i32
     }
     let parent = tracing::inner_span_context();
     let valid = is_valid_id(&parent.trace_id) && is_valid_id(&parent.span_id);
+    if valid && !parent.trace_flags.contains(TraceFlags::SAMPLED) {
+        // The parent is not sampled, so neither is this span: a span that
+        // is never recorded needs no `on-start`/`on-end`, and the calls
+        // made inside see the parent's context, so the trace id and the
+        // unsampled decision still propagate.
+        return -1;
+    }
     let context = if valid {
         SpanContext {
             trace_id: parent.trace_id,
