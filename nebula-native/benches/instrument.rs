@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo bench -p nebula-native --bench instrument
 //! NEBULA_BENCH=1,000 cargo bench -p nebula-native --bench instrument  # some inputs
+//! NEBULA_BENCH_NATIVE=1 cargo bench -p nebula-native --bench instrument  # in-process only
 //! ```
 //!
 //! For each input: `wasmparser` validation, `nebula_component::instrument`
@@ -71,6 +72,9 @@ fn main() {
     inputs.push(("code-heavy 12 MB".into(), common::code_heavy(12)));
     inputs.push(("code-heavy 24 MB".into(), common::code_heavy(24)));
 
+    // `NEBULA_BENCH_NATIVE=1`: only validation and in-process instrumenting
+    // (for profiling the instrumenter with `perf`).
+    let native_only = std::env::var_os("NEBULA_BENCH_NATIVE").is_some();
     // `NEBULA_BENCH=<text>`: only the inputs whose name contains it.
     if let Ok(filter) = std::env::var("NEBULA_BENCH") {
         inputs.retain(|(name, _)| name.contains(&filter));
@@ -106,6 +110,17 @@ fn main() {
                 .wrapped
                 .len();
         });
+        if native_only {
+            println!(
+                "{:<28} {:>10} {:>10} {:>10} {:>6}",
+                name,
+                human_size(bytes.len()),
+                ms(validate),
+                ms(native),
+                ratio(native, validate),
+            );
+            continue;
+        }
         let wasm = median(budget, || {
             nebula.instrument(bytes, &options).expect("instruments");
         });

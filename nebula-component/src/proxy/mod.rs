@@ -17,6 +17,8 @@ mod module;
 mod resources;
 mod world;
 
+use std::collections::HashMap;
+
 use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::abi::AbiVariant;
 use wit_parser::{ManglingAndAbi, SizeAlign, WasmExport, WasmExportKind, WasmImport, WorldItem};
@@ -26,14 +28,14 @@ use crate::{Direction, Error, Options, OtelFlavor};
 use abi::{StatusProbe, core_type, return_area};
 use descriptor::DescriptorData;
 use handles::{HandleCode, HandleWalker, Op, Place};
-use module::{Forwarder, ForwarderLocals, SpanRuntime};
+use module::{CoreNames, Forwarder, ForwarderLocals, SpanRuntime};
 use resources::ResourceTable;
 
 /// Core names of the generated imports and exports. The standard
 /// (`cm32p2|…`) scheme: wit-component resolves these names by lookup, where
 /// legacy names are matched by formatting every candidate (quadratic in the
-/// number of wrapped functions). The runtime's own imports keep legacy names;
-/// wit-component reads the scheme name by name.
+/// number of wrapped functions). The runtime's own imports, memory and
+/// `cabi_realloc` are renamed into the same scheme.
 const MANGLING: ManglingAndAbi = ManglingAndAbi::Standard32;
 
 /// The span runtime, a core module built from `runtime/` by `build.rs`.
@@ -174,8 +176,26 @@ impl Proxy {
             }
         }
 
-        let rename =
-            |module: &str, name: &str| rename_runtime_import(module, name, &options.flavor);
+        // The runtime's interfaces by plain name, with their canonical
+        // (`@0.2` for `@0.2.0`) names that the standard mangling uses.
+        let canonical: HashMap<String, String> = resolve.worlds[world]
+            .imports
+            .values()
+            .filter_map(|item| match item {
+                WorldItem::Interface { id, .. } => {
+                    Some((resolve.id_of(*id)?, resolve.canonicalized_id_of(*id)?))
+                }
+                _ => None,
+            })
+            .collect();
+        let rename = |module: &str, name: &str| {
+            rename_runtime_import(module, name, &options.flavor, &canonical)
+        };
+        let names = CoreNames {
+            import: &rename,
+            memory: resolve.wasm_export_name(mangling, WasmExport::Memory),
+            realloc: resolve.wasm_export_name(mangling, WasmExport::Realloc),
+        };
         let intrinsics = resources.intrinsics(&resolve, mangling);
         let helpers = resources.helpers(&resolve, mangling, runtime.taking_global());
         let mut module = module::link(
@@ -184,7 +204,7 @@ impl Proxy {
             &intrinsics,
             &helpers,
             data.bytes(),
-            &rename,
+            &names,
         )?;
         wit_component::embed_component_metadata(
             &mut module,
@@ -196,7 +216,7 @@ impl Proxy {
         .map_err(|e| Error::internal("embedding the proxy world", e))?;
         let component = ComponentEncoder::default()
             .module(&module)
-            .and_then(|encoder| encoder.validate(true).encode())
+            .and_then(|encoder| encoder.validate(true).reject_legacy_names(true).encode())
             .map_err(|e| Error::internal("encoding the proxy component", e))?;
         Ok(Proxy {
             component,
@@ -205,18 +225,26 @@ impl Proxy {
     }
 }
 
-/// The runtime is built against the `inner` flavor; the `current` flavor
+/// The runtime's imports in the proxy's (standard) name mangling. The
+/// runtime is built against the `inner` flavor; the `current` flavor
 /// renames its `wasi:otel` imports.
-fn rename_runtime_import(module: &str, name: &str, flavor: &OtelFlavor) -> (String, String) {
-    match flavor {
+fn rename_runtime_import(
+    module: &str,
+    name: &str,
+    flavor: &OtelFlavor,
+    canonical: &HashMap<String, String>,
+) -> (String, String) {
+    let (module, name) = match flavor {
         OtelFlavor::Current(version) if module.starts_with("wasi:otel/") => {
             let interface = module.split('@').next().unwrap_or(module);
             let name = match name {
                 "inner-span-context" => "current-span-context",
                 other => other,
             };
-            (format!("{interface}@{version}"), name.to_string())
+            (format!("{interface}@{version}"), name)
         }
-        _ => (module.to_string(), name.to_string()),
-    }
+        _ => (module.to_string(), name),
+    };
+    let module = canonical.get(&module).unwrap_or(&module);
+    (format!("cm32p2|{module}"), name.to_string())
 }

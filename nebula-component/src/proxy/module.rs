@@ -200,6 +200,17 @@ impl Reencode for Shift {
     }
 }
 
+/// The core names the linked module gives the runtime's own imports and
+/// exports, in the proxy's name mangling.
+pub(crate) struct CoreNames<'a> {
+    /// The runtime's `(module, name)` import as the proxy imports it.
+    pub import: &'a dyn Fn(&str, &str) -> (String, String),
+    /// The linear memory's export name.
+    pub memory: String,
+    /// `cabi_realloc`'s export name.
+    pub realloc: String,
+}
+
 /// Links the runtime with `forwarders`, the resource `intrinsics` (imported
 /// after the forwarders' imports), the resource `helpers` and the
 /// descriptor `data`.
@@ -209,7 +220,7 @@ pub(crate) fn link(
     intrinsics: &[Intrinsic],
     helpers: &[Helper],
     data: &[u8],
-    rename_import: &dyn Fn(&str, &str) -> (String, String),
+    names: &CoreNames<'_>,
 ) -> Result<Vec<u8>, Error> {
     let added = (forwarders.len() + intrinsics.len()) as u32;
     let mut shift = Shift {
@@ -306,7 +317,7 @@ pub(crate) fn link(
                 let mut section = ImportSection::new();
                 for import in reader.into_imports() {
                     let import = import.map_err(bad)?;
-                    let (m, n) = rename_import(import.module, import.name);
+                    let (m, n) = (names.import)(import.module, import.name);
                     let ty: EntityType = RoundtripReencoder
                         .entity_type(import.ty)
                         .map_err(|e| Error::internal("re-encoding the span runtime", e))?;
@@ -387,10 +398,10 @@ pub(crate) fn link(
                     let export = export.map_err(bad)?;
                     match (export.kind, export.name) {
                         (ExternalKind::Memory, _) => {
-                            section.export("memory", ExportKind::Memory, export.index);
+                            section.export(&names.memory, ExportKind::Memory, export.index);
                         }
                         (ExternalKind::Func, "cabi_realloc") => {
-                            section.export("cabi_realloc", ExportKind::Func, realloc);
+                            section.export(&names.realloc, ExportKind::Func, realloc);
                         }
                         // The runtime's own entry points stay internal.
                         _ => {}
