@@ -103,7 +103,6 @@ impl Plan {
             .or(own_name)
             .unwrap_or_else(|| "component".to_string());
 
-        check_top_level_imports(&resolve, world)?;
         let mut exports = Vec::new();
         for (key, item) in &resolve.worlds[world].exports {
             let clashes =
@@ -453,52 +452,6 @@ fn unsupported_type(resolve: &Resolve, ty: Type) -> Option<&'static str> {
     }
     let inner = crate::wit_walk::children(kind);
     inner.into_iter().find_map(|t| unsupported_type(resolve, t))
-}
-
-/// Refuses worlds that import one interface under two names, or whose
-/// top-level imports are functions taking `borrow` handles (methods of
-/// world-level resources): `wac-graph` 0.12 cannot encode such an import
-/// and would abort.
-fn check_top_level_imports(resolve: &Resolve, world: WorldId) -> Result<(), Error> {
-    let mut seen = std::collections::HashMap::new();
-    for (key, item) in &resolve.worlds[world].imports {
-        if let WorldItem::Interface { id, .. } = item
-            && let Some(first) = seen.insert(*id, key)
-        {
-            return Err(Error::Unsupported(format!(
-                "the component imports one interface twice, as `{}` and `{}`; \
-                 instrumenting it would make the types of its exports ambiguous",
-                resolve.name_world_key(first),
-                resolve.name_world_key(key)
-            )));
-        }
-    }
-    for (key, item) in &resolve.worlds[world].imports {
-        let WorldItem::Function(func) = item else {
-            continue;
-        };
-        if func.params.iter().any(|p| has_borrow(resolve, p.ty)) {
-            return Err(Error::Unsupported(format!(
-                "the component imports `{}` at the top level with a `borrow` handle \
-                 (a world-level resource); the composer (wac-graph 0.12) cannot encode that \
-                 import; move the resource into an interface",
-                resolve.name_world_key(key)
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Whether `ty` contains a `borrow` handle.
-fn has_borrow(resolve: &Resolve, ty: Type) -> bool {
-    let Type::Id(id) = ty else { return false };
-    match &resolve.types[id].kind {
-        TypeDefKind::Handle(wit_parser::Handle::Borrow(_)) => true,
-        TypeDefKind::Handle(_) => false,
-        kind => crate::wit_walk::children(kind)
-            .into_iter()
-            .any(|t| has_borrow(resolve, t)),
-    }
 }
 
 /// An interface passed through exports the target's instance; every

@@ -14,6 +14,14 @@
 //! Every import name becomes one composition import shared by all who
 //! import it, so resource types the target and proxy both use stay one type.
 //! Exports keep the target's order.
+//!
+//! Two shapes of imports `wac-graph` 0.12 cannot encode as they are get
+//! hidden from it and restored in its output: top-level imports taking
+//! `borrow` handles ([`borrows`]) and interfaces imported under more than
+//! one name ([`labels`]).
+
+mod borrows;
+mod labels;
 
 use std::collections::{HashMap, HashSet};
 
@@ -48,6 +56,14 @@ pub fn compose(
     let export_pkg = export_proxy
         .map(|p| register(&mut graph, "nebula:export-proxy", &p.component))
         .transpose()?;
+
+    let worlds: Vec<_> = [Some(target_pkg), import_pkg, export_pkg]
+        .into_iter()
+        .flatten()
+        .map(|pkg| graph[pkg].ty())
+        .collect();
+    let hidden = borrows::hide(graph.types_mut(), &worlds);
+    let labels = labels::hide(graph.types_mut(), &worlds);
 
     let wrapped = |side| -> HashSet<&str> {
         plan.wrapped(side)
@@ -142,6 +158,7 @@ pub fn compose(
             processor: None,
         })
         .map_err(|e| Error::internal("encoding the composition", e))?;
+    let bytes = labels.restore(hidden.restore(graph.types(), bytes)?)?;
     wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
         .validate_all(&bytes)
         .map_err(|e| Error::internal("the composed component does not validate", e))?;
