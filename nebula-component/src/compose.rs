@@ -8,8 +8,9 @@
 //!        └──────────────────────────────────► both proxies  (dependencies, wasi:otel)
 //! ```
 //!
-//! The export proxy takes what it uses of the target's imports from the
-//! same place the target does: the import proxy for wrapped ones.
+//! The export proxy takes the target's imported interfaces it uses (for
+//! their types) from the host, wrapped or not, so the exports' `use` links
+//! point at the output's own imports.
 //!
 //! Every import name becomes one composition import shared by all who
 //! import it, so resource types the target and proxy both use stay one type.
@@ -122,16 +123,15 @@ pub fn compose(
                 .collect();
             let node = graph.instantiate(pkg);
             for (name, kind) in package_imports(&graph, pkg) {
-                let arg = match import_node {
-                    _ if from_target.contains(name.as_str()) => {
-                        wiring.alias(&mut graph, target, &name)?
-                    }
-                    // What the target gets from the import proxy, the
-                    // export proxy gets from it too.
-                    Some(node) if wrapped_imports.contains(name.as_str()) => {
-                        wiring.alias(&mut graph, node, &name)?
-                    }
-                    _ => wiring.import(&mut graph, &name, kind)?,
+                // Imported interfaces, wrapped or not, come from the host:
+                // the exports' `use` links must point at the output's
+                // imports. (Planning passes through every import whose
+                // resources the exports use, so no wrapper resource is
+                // missed.)
+                let arg = if from_target.contains(name.as_str()) {
+                    wiring.alias(&mut graph, target, &name)?
+                } else {
+                    wiring.import(&mut graph, &name, kind)?
                 };
                 wiring.argument(&mut graph, node, &name, arg)?;
             }

@@ -269,3 +269,54 @@ fn interface_imported_under_two_names_is_wrapped_twice() {
     assert_eq!(spans, ["a:b/api#work", "a:b/host#get", "x#get"]);
     assert!(out.report.skipped.is_empty(), "{:#?}", out.report.skipped);
 }
+
+#[test]
+fn exports_keep_their_use_of_wrapped_imports() {
+    // The export proxy takes `host` from the host, not from the import
+    // proxy, so `api`'s `use host.{pair}` still points at the output's
+    // import; a passed-through export keeps it by passing `host` through.
+    let host = r#"
+        package a:b;
+        interface host {
+            record pair { a: u32, b: string }
+            get: func(p: pair) -> u32;
+        }
+        interface api {
+            use host.{pair};
+            work: func(p: pair) -> u32;
+        }
+    "#;
+    let check = |world: &str| {
+        let input = component(&format!("{host} world w {{ {world} }}"));
+        let out = instrument(&input, &Options::default()).expect("instruments");
+        wasmparser::Validator::new()
+            .validate_all(&out.component)
+            .expect("output validates");
+        assert_eq!(exports(&input), exports(&out.component));
+        assert_imports_kept(&input, &out.component);
+        let mut spans: Vec<_> = out
+            .report
+            .wrapped
+            .into_iter()
+            .map(|w| w.span_name)
+            .collect();
+        spans.sort();
+        (spans, out.report.skipped)
+    };
+    let (wrapped, skipped) = check("import x: host; import host; export api;");
+    assert_eq!(wrapped, ["a:b/api#work", "a:b/host#get", "x#get"]);
+    assert!(skipped.is_empty(), "{skipped:#?}");
+
+    // `thing` passes through: an import has the same name.
+    let (wrapped, skipped) = check(
+        "import x: host; import host; import thing: func(); \
+         export thing: interface { use host.{pair}; work: func(p: pair) -> u32; }",
+    );
+    assert_eq!(wrapped, ["thing", "x#get"]);
+    assert!(
+        skipped.iter().any(|s| s.starts_with(
+            "`a:b/host`: the passed-through export `thing` uses the types of `a:b/host`"
+        )),
+        "{skipped:#?}"
+    );
+}
