@@ -320,3 +320,45 @@ fn exports_keep_their_use_of_wrapped_imports() {
         "{skipped:#?}"
     );
 }
+
+#[test]
+fn anonymous_imported_interface_with_a_resource_is_wrapped() {
+    // The import proxy's copy of an anonymous interface must give its
+    // methods, statics and constructor the copied resource (wit-component
+    // panicked on the original one).
+    let input = component(
+        r#"
+        package a:b;
+        interface api { work: func(n: u32) -> u32; }
+        world w {
+            import store: interface {
+                resource handle {
+                    constructor(n: u32);
+                    get: func() -> u32;
+                    make: static func(n: u64, other: handle) -> string;
+                }
+                ping: func();
+            }
+            export api;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    assert_eq!(exports(&input), exports(&out.component));
+    assert_imports_kept(&input, &out.component);
+    let mut spans: Vec<_> = out.report.wrapped.iter().map(|w| &w.span_name).collect();
+    spans.sort();
+    assert_eq!(
+        spans,
+        [
+            "a:b/api#work",
+            "store#handle.get",
+            "store#handle.make",
+            "store#handle.new",
+            "store#ping"
+        ]
+    );
+}
