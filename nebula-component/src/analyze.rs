@@ -122,7 +122,7 @@ impl Plan {
                 treatment,
             });
         }
-        keep_type_links(&resolve, &mut exports);
+        keep_type_links(&resolve, &resolve.worlds[world].exports, &mut exports);
         let mut imports = Vec::new();
         for (key, item) in &resolve.worlds[world].imports {
             if matches!(item, WorldItem::Type { .. }) {
@@ -135,7 +135,7 @@ impl Plan {
             });
         }
         settle_import_resources(&resolve, world, &exports, &mut imports);
-        keep_type_links(&resolve, &mut imports);
+        keep_type_links(&resolve, &resolve.worlds[world].imports, &mut imports);
         Ok(Plan {
             resolve,
             world,
@@ -458,12 +458,17 @@ fn unsupported_type(resolve: &Resolve, ty: Type) -> Option<&'static str> {
 /// exported interface whose types it uses must then come from the target
 /// too, or its `use` links would point at an instance the output does not
 /// export. Passes such interfaces through, to a fixpoint.
-fn keep_type_links(resolve: &Resolve, exports: &mut [ExportItem]) {
+fn keep_type_links(
+    resolve: &Resolve,
+    items: &wit_parser::IndexMap<WorldKey, WorldItem>,
+    exports: &mut [ExportItem],
+) {
     loop {
         let mut demote = None;
         'search: for item in exports.iter() {
-            let (WorldKey::Interface(id), Treatment::PassThrough { .. }) =
-                (&item.key, &item.treatment)
+            // Anonymous interfaces (`export x: interface { use … }`) too.
+            let (Some(WorldItem::Interface { id, .. }), Treatment::PassThrough { .. }) =
+                (items.get(&item.key), &item.treatment)
             else {
                 continue;
             };

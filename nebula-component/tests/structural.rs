@@ -362,3 +362,39 @@ fn anonymous_imported_interface_with_a_resource_is_wrapped() {
         ]
     );
 }
+
+#[test]
+fn passed_through_anonymous_export_keeps_its_use_of_an_export() {
+    // `thing` passes through (an import has its name) and uses `api`'s
+    // types, so `api` must come from the target too.
+    let input = component(
+        r#"
+        package a:b;
+        interface api {
+            variant v { a(u8), b }
+            work: func(x: v) -> u32;
+        }
+        world w {
+            import thing: func();
+            export api;
+            export thing: interface {
+                use api.{v};
+                other: func(x: v);
+            }
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    assert_eq!(exports(&input), exports(&out.component));
+    assert!(
+        out.report
+            .skipped
+            .iter()
+            .any(|s| s == "`a:b/api`: passed-through `thing` uses its types"),
+        "{:#?}",
+        out.report.skipped
+    );
+}
