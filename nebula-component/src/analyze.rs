@@ -103,7 +103,6 @@ impl Plan {
             .or(own_name)
             .unwrap_or_else(|| "component".to_string());
 
-        check_top_level_imports(&resolve, world)?;
         let mut exports = Vec::new();
         for (key, item) in &resolve.worlds[world].exports {
             let clashes =
@@ -123,7 +122,7 @@ impl Plan {
                 treatment,
             });
         }
-        keep_type_links(&resolve, &mut exports);
+        keep_type_links(&resolve, &resolve.worlds[world].exports, &mut exports);
         let mut imports = Vec::new();
         for (key, item) in &resolve.worlds[world].imports {
             if matches!(item, WorldItem::Type { .. }) {
@@ -135,8 +134,8 @@ impl Plan {
                 treatment: plan_item(&resolve, key, item, Direction::Import, options),
             });
         }
-        settle_import_resources(&resolve, world, &mut imports);
-        keep_type_links(&resolve, &mut imports);
+        settle_import_resources(&resolve, world, &exports, &mut imports);
+        keep_type_links(&resolve, &resolve.worlds[world].imports, &mut imports);
         Ok(Plan {
             resolve,
             world,
@@ -455,62 +454,21 @@ fn unsupported_type(resolve: &Resolve, ty: Type) -> Option<&'static str> {
     inner.into_iter().find_map(|t| unsupported_type(resolve, t))
 }
 
-/// Refuses worlds that import one interface under two names, or whose
-/// top-level imports are functions taking `borrow` handles (methods of
-/// world-level resources): `wac-graph` 0.12 cannot encode such an import
-/// and would abort.
-fn check_top_level_imports(resolve: &Resolve, world: WorldId) -> Result<(), Error> {
-    let mut seen = std::collections::HashMap::new();
-    for (key, item) in &resolve.worlds[world].imports {
-        if let WorldItem::Interface { id, .. } = item
-            && let Some(first) = seen.insert(*id, key)
-        {
-            return Err(Error::Unsupported(format!(
-                "the component imports one interface twice, as `{}` and `{}`; \
-                 instrumenting it would make the types of its exports ambiguous",
-                resolve.name_world_key(first),
-                resolve.name_world_key(key)
-            )));
-        }
-    }
-    for (key, item) in &resolve.worlds[world].imports {
-        let WorldItem::Function(func) = item else {
-            continue;
-        };
-        if func.params.iter().any(|p| has_borrow(resolve, p.ty)) {
-            return Err(Error::Unsupported(format!(
-                "the component imports `{}` at the top level with a `borrow` handle \
-                 (a world-level resource); the composer (wac-graph 0.12) cannot encode that \
-                 import; move the resource into an interface",
-                resolve.name_world_key(key)
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Whether `ty` contains a `borrow` handle.
-fn has_borrow(resolve: &Resolve, ty: Type) -> bool {
-    let Type::Id(id) = ty else { return false };
-    match &resolve.types[id].kind {
-        TypeDefKind::Handle(wit_parser::Handle::Borrow(_)) => true,
-        TypeDefKind::Handle(_) => false,
-        kind => crate::wit_walk::children(kind)
-            .into_iter()
-            .any(|t| has_borrow(resolve, t)),
-    }
-}
-
 /// An interface passed through exports the target's instance; every
 /// exported interface whose types it uses must then come from the target
 /// too, or its `use` links would point at an instance the output does not
 /// export. Passes such interfaces through, to a fixpoint.
-fn keep_type_links(resolve: &Resolve, exports: &mut [ExportItem]) {
+fn keep_type_links(
+    resolve: &Resolve,
+    items: &wit_parser::IndexMap<WorldKey, WorldItem>,
+    exports: &mut [ExportItem],
+) {
     loop {
         let mut demote = None;
         'search: for item in exports.iter() {
-            let (WorldKey::Interface(id), Treatment::PassThrough { .. }) =
-                (&item.key, &item.treatment)
+            // Anonymous interfaces (`export x: interface { use … }`) too.
+            let (Some(WorldItem::Interface { id, .. }), Treatment::PassThrough { .. }) =
+                (items.get(&item.key), &item.treatment)
             else {
                 continue;
             };
@@ -577,8 +535,8 @@ fn uses_world_types(resolve: &Resolve, func: &Function) -> bool {
     false
 }
 
-/// Makes the import plan coherent for resources, then passes through the
-/// imports that nothing needs.
+/// Makes the import plan coherent for resources and type links, then
+/// passes through the imports that nothing needs.
 ///
 /// An import proxy that wraps interface `X` exports its own wrapper of each
 /// resource `X` defines, and the target sees only that one. So every other
@@ -586,11 +544,28 @@ fn uses_world_types(resolve: &Resolve, func: &Function) -> bool {
 /// forwarded even with no span selected), and `X` cannot be wrapped when
 /// the target's exports use its resources (the output's exports would name
 /// the proxy's wrapper) or when an import that cannot be wrapped uses them.
+/// Nor when an export passed through uses any of its types: the target's
+/// export would `use` them from the proxy's copy of `X`, which the output
+/// does not import, and the link to `X` would be lost. (Wrapped exports
+/// take `X` from the host, see `compose`.)
 /// Imports with no selected function that nothing needs pass through.
-fn settle_import_resources(resolve: &Resolve, world: WorldId, imports: &mut [ExportItem]) {
+fn settle_import_resources(
+    resolve: &Resolve,
+    world: WorldId,
+    exports: &[ExportItem],
+    imports: &mut [ExportItem],
+) {
+    let passed_through_reaches: Vec<(&str, Vec<InterfaceId>)> = exports
+        .iter()
+        .filter(|e| matches!(e.treatment, Treatment::PassThrough { .. }))
+        .map(|e| {
+            let item = &resolve.worlds[world].exports[&e.key];
+            (e.name.as_str(), item_deps(resolve, item))
+        })
+        .collect();
     let reaches: Vec<Vec<InterfaceId>> = imports
         .iter()
-        .map(|item| item_deps(resolve, world, &item.key))
+        .map(|item| item_deps(resolve, &resolve.worlds[world].imports[&item.key]))
         .collect();
     // Items that always keep the host's (or the target's own) types: the
     // exports, and world-level types taken from imported interfaces.
@@ -603,7 +578,7 @@ fn settle_import_resources(resolve: &Resolve, world: WorldId, imports: &mut [Exp
         .exports
         .iter()
         .chain(type_imports)
-        .map(|(key, _)| (resolve.name_world_key(key), item_deps(resolve, world, key)))
+        .map(|(key, item)| (resolve.name_world_key(key), item_deps(resolve, item)))
         .collect();
     let interface_of = |item: &ExportItem| match item.key {
         WorldKey::Interface(id) => Some(id),
@@ -633,10 +608,26 @@ fn settle_import_resources(resolve: &Resolve, world: WorldId, imports: &mut [Exp
             .filter(|i| needed[*i].is_some())
             .collect();
         while let Some(i) = queue.pop() {
+            let root = needed[i].expect("queued items are needed");
+            // Type links point at the import by the interface's own name.
+            if let WorldKey::Interface(id) = imports[i].key
+                && let Some((name, _)) = passed_through_reaches
+                    .iter()
+                    .find(|(_, deps)| deps.contains(&id))
+            {
+                conflict = Some((
+                    root,
+                    format!(
+                        "the passed-through export `{name}` uses the types of `{}`, which a \
+                         proxy would replace by its own",
+                        imports[i].name
+                    ),
+                ));
+                break;
+            }
             let Some(id) = interface_of(&imports[i]).filter(|id| defines_resource(*id)) else {
                 continue;
             };
-            let root = needed[i].expect("queued items are needed");
             if let Some((name, _)) = export_reaches.iter().find(|(_, deps)| deps.contains(&id)) {
                 conflict = Some((
                     root,
@@ -698,22 +689,19 @@ fn unselected_reason(resolve: &Resolve, interface: Option<InterfaceId>) -> &'sta
     }
 }
 
-/// The interfaces whose types the world item `key` can reach: an
+/// The interfaces whose types the world item `item` can reach: an
 /// interface's transitive dependencies, or the owners (and their
 /// dependencies) of the types a function's signature reaches.
-fn item_deps(resolve: &Resolve, world: WorldId, key: &WorldKey) -> Vec<InterfaceId> {
-    let w = &resolve.worlds[world];
-    let item = w.imports.get(key).or_else(|| w.exports.get(key));
+fn item_deps(resolve: &Resolve, item: &WorldItem) -> Vec<InterfaceId> {
     let mut out: Vec<InterfaceId> = Vec::new();
     let mut pending: Vec<InterfaceId> = Vec::new();
     let mut stack: Vec<Type> = Vec::new();
     match item {
-        Some(WorldItem::Interface { id, .. }) => pending.extend(resolve.interface_direct_deps(*id)),
-        Some(WorldItem::Type { id, .. }) => stack.push(Type::Id(*id)),
-        Some(WorldItem::Function(func)) => {
+        WorldItem::Interface { id, .. } => pending.extend(resolve.interface_direct_deps(*id)),
+        WorldItem::Type { id, .. } => stack.push(Type::Id(*id)),
+        WorldItem::Function(func) => {
             stack.extend(func.params.iter().map(|p| p.ty).chain(func.result));
         }
-        None => {}
     }
     let mut seen = std::collections::HashSet::new();
     while let Some(ty) = stack.pop() {

@@ -8,12 +8,21 @@
 //!        └──────────────────────────────────► both proxies  (dependencies, wasi:otel)
 //! ```
 //!
-//! The export proxy takes what it uses of the target's imports from the
-//! same place the target does: the import proxy for wrapped ones.
+//! The export proxy takes the target's imported interfaces it uses (for
+//! their types) from the host, wrapped or not, so the exports' `use` links
+//! point at the output's own imports.
 //!
 //! Every import name becomes one composition import shared by all who
 //! import it, so resource types the target and proxy both use stay one type.
 //! Exports keep the target's order.
+//!
+//! Two shapes of imports `wac-graph` 0.12 cannot encode as they are get
+//! hidden from it and restored in its output: top-level imports taking
+//! `borrow` handles ([`borrows`]) and interfaces imported under more than
+//! one name ([`labels`]).
+
+mod borrows;
+mod labels;
 
 use std::collections::{HashMap, HashSet};
 
@@ -48,6 +57,14 @@ pub fn compose(
     let export_pkg = export_proxy
         .map(|p| register(&mut graph, "nebula:export-proxy", &p.component))
         .transpose()?;
+
+    let worlds: Vec<_> = [Some(target_pkg), import_pkg, export_pkg]
+        .into_iter()
+        .flatten()
+        .map(|pkg| graph[pkg].ty())
+        .collect();
+    let hidden = borrows::hide(graph.types_mut(), &worlds);
+    let labels = labels::hide(graph.types_mut(), &worlds);
 
     let wrapped = |side| -> HashSet<&str> {
         plan.wrapped(side)
@@ -106,16 +123,15 @@ pub fn compose(
                 .collect();
             let node = graph.instantiate(pkg);
             for (name, kind) in package_imports(&graph, pkg) {
-                let arg = match import_node {
-                    _ if from_target.contains(name.as_str()) => {
-                        wiring.alias(&mut graph, target, &name)?
-                    }
-                    // What the target gets from the import proxy, the
-                    // export proxy gets from it too.
-                    Some(node) if wrapped_imports.contains(name.as_str()) => {
-                        wiring.alias(&mut graph, node, &name)?
-                    }
-                    _ => wiring.import(&mut graph, &name, kind)?,
+                // Imported interfaces, wrapped or not, come from the host:
+                // the exports' `use` links must point at the output's
+                // imports. (Planning passes through every import whose
+                // resources the exports use, so no wrapper resource is
+                // missed.)
+                let arg = if from_target.contains(name.as_str()) {
+                    wiring.alias(&mut graph, target, &name)?
+                } else {
+                    wiring.import(&mut graph, &name, kind)?
                 };
                 wiring.argument(&mut graph, node, &name, arg)?;
             }
@@ -142,6 +158,7 @@ pub fn compose(
             processor: None,
         })
         .map_err(|e| Error::internal("encoding the composition", e))?;
+    let bytes = labels.restore(hidden.restore(graph.types(), bytes)?)?;
     wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
         .validate_all(&bytes)
         .map_err(|e| Error::internal("the composed component does not validate", e))?;

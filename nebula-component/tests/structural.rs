@@ -180,3 +180,221 @@ fn current_flavor_imports_upstreams_current_span_context() {
         Err(nebula_component::Error::BadOptions(_))
     ));
 }
+
+/// Every import of `input` is an import of `output`, with the same WIT.
+fn assert_imports_kept(input: &[u8], output: &[u8]) {
+    let kept = common::import_items(output);
+    for item in common::import_items(input) {
+        assert!(kept.contains(&item), "import {item:?} lost: {kept:#?}");
+    }
+}
+
+#[test]
+fn world_level_resource_imports_pass_through() {
+    // `wac-graph` 0.12 cannot encode a top-level import taking a `borrow`
+    // handle by itself; the composer hides and restores those handles.
+    let input = component(
+        r#"
+        package a:b;
+        interface api { work: func(n: u32) -> u32; }
+        world w {
+            resource r {
+                constructor();
+                m: func(other: borrow<r>) -> u32;
+                s: static func(x: option<borrow<r>>, y: r);
+            }
+            import f: func(x: borrow<r>, y: tuple<borrow<r>, u32>, z: list<r>);
+            import g: func() -> r;
+            export api;
+            export h: func(n: u32) -> u32;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    assert_eq!(exports(&input), exports(&out.component));
+    assert_imports_kept(&input, &out.component);
+    let mut spans: Vec<_> = out.report.wrapped.iter().map(|w| &w.span_name).collect();
+    spans.sort();
+    assert_eq!(spans, ["a:b/api#work", "h"]);
+    for name in ["[constructor]r", "[method]r.m", "[static]r.s", "f", "g"] {
+        assert!(
+            out.report
+                .skipped
+                .iter()
+                .any(|s| s.starts_with(&format!("`{name}`: "))),
+            "{name} passes through: {:#?}",
+            out.report.skipped
+        );
+    }
+}
+
+#[test]
+fn interface_imported_under_two_names_is_wrapped_twice() {
+    // `wac-graph` 0.12 would give both imports one instance type, which
+    // `wit-parser` cannot decode; each keeps its own, and the label keeps
+    // the interface it implements.
+    let input = component(
+        r#"
+        package a:b;
+        interface host {
+            record pair { a: u32, b: string }
+            get: func(p: pair) -> u32;
+        }
+        interface api { work: func(n: u32) -> u32; }
+        world w {
+            import x: host;
+            import host;
+            export api;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    assert_eq!(exports(&input), exports(&out.component));
+    assert_imports_kept(&input, &out.component);
+    assert!(
+        common::import_items(&out.component)
+            .iter()
+            .any(|(name, _)| name == "x: a:b/host"),
+        "{:#?}",
+        common::import_items(&out.component)
+    );
+    let mut spans: Vec<_> = out.report.wrapped.iter().map(|w| &w.span_name).collect();
+    spans.sort();
+    assert_eq!(spans, ["a:b/api#work", "a:b/host#get", "x#get"]);
+    assert!(out.report.skipped.is_empty(), "{:#?}", out.report.skipped);
+}
+
+#[test]
+fn exports_keep_their_use_of_wrapped_imports() {
+    // The export proxy takes `host` from the host, not from the import
+    // proxy, so `api`'s `use host.{pair}` still points at the output's
+    // import; a passed-through export keeps it by passing `host` through.
+    let host = r#"
+        package a:b;
+        interface host {
+            record pair { a: u32, b: string }
+            get: func(p: pair) -> u32;
+        }
+        interface api {
+            use host.{pair};
+            work: func(p: pair) -> u32;
+        }
+    "#;
+    let check = |world: &str| {
+        let input = component(&format!("{host} world w {{ {world} }}"));
+        let out = instrument(&input, &Options::default()).expect("instruments");
+        wasmparser::Validator::new()
+            .validate_all(&out.component)
+            .expect("output validates");
+        assert_eq!(exports(&input), exports(&out.component));
+        assert_imports_kept(&input, &out.component);
+        let mut spans: Vec<_> = out
+            .report
+            .wrapped
+            .into_iter()
+            .map(|w| w.span_name)
+            .collect();
+        spans.sort();
+        (spans, out.report.skipped)
+    };
+    let (wrapped, skipped) = check("import x: host; import host; export api;");
+    assert_eq!(wrapped, ["a:b/api#work", "a:b/host#get", "x#get"]);
+    assert!(skipped.is_empty(), "{skipped:#?}");
+
+    // `thing` passes through: an import has the same name.
+    let (wrapped, skipped) = check(
+        "import x: host; import host; import thing: func(); \
+         export thing: interface { use host.{pair}; work: func(p: pair) -> u32; }",
+    );
+    assert_eq!(wrapped, ["thing", "x#get"]);
+    assert!(
+        skipped.iter().any(|s| s.starts_with(
+            "`a:b/host`: the passed-through export `thing` uses the types of `a:b/host`"
+        )),
+        "{skipped:#?}"
+    );
+}
+
+#[test]
+fn anonymous_imported_interface_with_a_resource_is_wrapped() {
+    // The import proxy's copy of an anonymous interface must give its
+    // methods, statics and constructor the copied resource (wit-component
+    // panicked on the original one).
+    let input = component(
+        r#"
+        package a:b;
+        interface api { work: func(n: u32) -> u32; }
+        world w {
+            import store: interface {
+                resource handle {
+                    constructor(n: u32);
+                    get: func() -> u32;
+                    make: static func(n: u64, other: handle) -> string;
+                }
+                ping: func();
+            }
+            export api;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    assert_eq!(exports(&input), exports(&out.component));
+    assert_imports_kept(&input, &out.component);
+    let mut spans: Vec<_> = out.report.wrapped.iter().map(|w| &w.span_name).collect();
+    spans.sort();
+    assert_eq!(
+        spans,
+        [
+            "a:b/api#work",
+            "store#handle.get",
+            "store#handle.make",
+            "store#handle.new",
+            "store#ping"
+        ]
+    );
+}
+
+#[test]
+fn passed_through_anonymous_export_keeps_its_use_of_an_export() {
+    // `thing` passes through (an import has its name) and uses `api`'s
+    // types, so `api` must come from the target too.
+    let input = component(
+        r#"
+        package a:b;
+        interface api {
+            variant v { a(u8), b }
+            work: func(x: v) -> u32;
+        }
+        world w {
+            import thing: func();
+            export api;
+            export thing: interface {
+                use api.{v};
+                other: func(x: v);
+            }
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    assert_eq!(exports(&input), exports(&out.component));
+    assert!(
+        out.report
+            .skipped
+            .iter()
+            .any(|s| s == "`a:b/api`: passed-through `thing` uses its types"),
+        "{:#?}",
+        out.report.skipped
+    );
+}

@@ -128,6 +128,12 @@ fn copy_interface(resolve: &mut Resolve, id: InterfaceId) -> InterfaceId {
         *ty = copier.own(resolve, *ty);
     }
     for func in iface.functions.values_mut() {
+        // Methods, statics and constructors name their resource too.
+        if let Some(resource) = func.kind.resource_mut()
+            && let Type::Id(copy) = copier.ty(resolve, Type::Id(*resource))
+        {
+            *resource = copy;
+        }
         for param in &mut func.params {
             param.ty = copier.ty(resolve, param.ty);
         }

@@ -35,6 +35,16 @@ pub fn component_of(resolve: &Resolve, world: WorldId) -> anyhow::Result<Vec<u8>
 
 /// The exports of a component's world, each printed as WIT.
 pub fn exports(bytes: &[u8]) -> Vec<(String, String)> {
+    world_items(bytes, false)
+}
+
+/// The imports of a component's world, each printed as WIT (a type by its
+/// name), labels as `label: ns:pkg/interface` when they implement one.
+pub fn import_items(bytes: &[u8]) -> Vec<(String, String)> {
+    world_items(bytes, true)
+}
+
+fn world_items(bytes: &[u8], imports: bool) -> Vec<(String, String)> {
     let (mut resolve, world): (Resolve, WorldId) =
         match wit_parser::decoding::decode(bytes).unwrap() {
             wit_parser::decoding::DecodedWasm::Component(resolve, world) => (resolve, world),
@@ -52,20 +62,41 @@ pub fn exports(bytes: &[u8]) -> Vec<(String, String)> {
         interfaces: Default::default(),
         worlds: Default::default(),
     });
-    let names: Vec<String> = resolve.worlds[world]
-        .exports
-        .keys()
-        .map(|k| resolve.name_world_key(k))
+    let items = |resolve: &Resolve| {
+        let w = &resolve.worlds[world];
+        if imports { &w.imports } else { &w.exports }.clone()
+    };
+    let names: Vec<String> = items(&resolve)
+        .iter()
+        .map(|(k, item)| {
+            let name = resolve.name_world_key(k);
+            match (k, item) {
+                // An imported label implementing a named interface. (Not
+                // for exports yet: a passed-through label export loses its
+                // `implements` in composition.)
+                (wit_parser::WorldKey::Name(_), wit_parser::WorldItem::Interface { id, .. })
+                    if imports =>
+                {
+                    let iface = &resolve.interfaces[*id];
+                    match (iface.package, &iface.name) {
+                        (Some(pkg), Some(iface)) => {
+                            format!("{name}: {}", resolve.id_of_name(pkg, iface))
+                        }
+                        _ => name,
+                    }
+                }
+                _ => name,
+            }
+        })
         .collect();
-    for (key, item) in &resolve.worlds[world].exports {
+    for (key, item) in &items(&resolve) {
         if let (wit_parser::WorldKey::Name(_), wit_parser::WorldItem::Interface { id, .. }) =
             (key, item)
         {
             resolve.interfaces[*id].package = Some(own);
         }
     }
-    resolve.worlds[world]
-        .exports
+    items(&resolve)
         .iter()
         .zip(names)
         .map(|((_, item), name)| {
@@ -82,7 +113,9 @@ pub fn exports(bytes: &[u8]) -> Vec<(String, String)> {
                         printer.print_type_name(&resolve, r).unwrap();
                     }
                 }
-                wit_parser::WorldItem::Type { .. } => {}
+                wit_parser::WorldItem::Type { id, .. } => printer
+                    .print_type_name(&resolve, &wit_parser::Type::Id(*id))
+                    .unwrap(),
             }
             (name, printer.output.to_string())
         })
