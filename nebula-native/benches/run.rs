@@ -8,6 +8,8 @@
 //!   through `wasi:otel` (the way hand-written instrumentation does it);
 //! - *automatic*: `work(n)` of the component instrumented by Nebula (one
 //!   server span per call, made by the proxy);
+//! - *forwarded, no span*: `work(n)` through a proxy whose filter excludes
+//!   it (the forwarding hop alone);
 //!
 //! each with a sampled parent (spans go through the export queue to a
 //! worker with no exporter, the cost a run pays before any output), and
@@ -98,9 +100,17 @@ fn main() -> anyhow::Result<()> {
     let plain_bytes = std::fs::read(guests::SPANS)?;
     let instrumented_bytes =
         nebula_component::instrument(&plain_bytes, &Options::default())?.component;
+    // Every function still goes through the proxy, but `work` gets no span:
+    // the cost of the forwarding hop alone.
+    let forward_only = Options {
+        exclude: vec![nebula_component::Pattern::new("*#work")?],
+        ..Options::default()
+    };
+    let forwarded_bytes = nebula_component::instrument(&plain_bytes, &forward_only)?.component;
     let engine = state::engine(Mode::Sync)?;
     let plain = Component::new(&engine, &plain_bytes)?;
     let instrumented = Component::new(&engine, &instrumented_bytes)?;
+    let forwarded = Component::new(&engine, &forwarded_bytes)?;
 
     println!(
         "per-call cost on the nebula run host (wasmtime 48, concurrency_support(false)), \
@@ -113,9 +123,10 @@ fn main() -> anyhow::Result<()> {
         ("none", &plain, "work"),
         ("manual", &plain, "work-manual"),
         ("automatic", &instrumented, "work"),
+        ("forwarded, no span", &forwarded, "work"),
     ] {
         for sampled in [true, false] {
-            if case == "none" && !sampled {
+            if matches!(case, "none" | "forwarded, no span") && !sampled {
                 continue;
             }
             let (ns, dropped) = measure(&engine, component, func, sampled)?;
@@ -138,6 +149,7 @@ fn main() -> anyhow::Result<()> {
         get("automatic", true),
     );
     let unsampled = get("automatic", false);
+    let hop = get("forwarded, no span", true);
     println!();
     println!(
         "automatic / manual: {:.2}x (goal <= 1.1x)",
@@ -146,6 +158,11 @@ fn main() -> anyhow::Result<()> {
     println!(
         "automatic, spans not sampled, over none: {:+.0} ns/call (goal <= 50 ns)",
         unsampled - none
+    );
+    println!(
+        "of which the proxy hop (forwarded, no span) over none: {:+.0} ns/call; \
+         the rest is one `inner-span-context` call",
+        hop - none
     );
     println!(
         "manual over none: {:+.0} ns/call; automatic over none: {:+.0} ns/call",

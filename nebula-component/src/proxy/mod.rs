@@ -216,7 +216,7 @@ impl Proxy {
         .map_err(|e| Error::internal("embedding the proxy world", e))?;
         let component = ComponentEncoder::default()
             .module(&module)
-            .and_then(|encoder| encoder.validate(true).reject_legacy_names(true).encode())
+            .and_then(|encoder| encoder.reject_legacy_names(true).encode())
             .map_err(|e| Error::internal("encoding the proxy component", e))?;
         Ok(Proxy {
             component,
