@@ -5,7 +5,7 @@
 mod common;
 
 use common::{component, exports};
-use nebula_component::{Options, instrument};
+use nebula_component::{Direction, Options, instrument};
 
 #[test]
 fn interface_export_round_trips() {
@@ -397,4 +397,67 @@ fn passed_through_anonymous_export_keeps_its_use_of_an_export() {
         "{:#?}",
         out.report.skipped
     );
+}
+
+/// The span names `options` selects in a component that imports a custom
+/// interface and a chatty WASI one and exports an interface.
+fn selected_spans(options: &Options) -> Vec<(String, Direction)> {
+    let input = component(
+        r#"
+        package a:b;
+        interface host { fetch: func(key: string) -> string; }
+        interface api { get: func(key: string) -> string; put: func(v: u32); }
+        world w {
+            import host;
+            import wasi:random/random@0.2.0;
+            export api;
+        }
+        "#,
+    );
+    let out = instrument(&input, options).expect("instruments");
+    assert_eq!(exports(&input), exports(&out.component));
+    out.report
+        .wrapped
+        .iter()
+        .map(|w| (w.span_name.clone(), w.direction))
+        .collect()
+}
+
+#[test]
+fn filters_apply_to_imports_and_exports_with_chatty_wasi_off_by_default() {
+    let spans = |include: &[&str], exclude: &[&str]| {
+        let options = Options {
+            include: include.iter().map(|p| p.parse().unwrap()).collect(),
+            exclude: exclude.iter().map(|p| p.parse().unwrap()).collect(),
+            ..Options::default()
+        };
+        let mut names: Vec<_> = selected_spans(&options)
+            .into_iter()
+            .map(|(name, direction)| format!("{direction:?} {name}"))
+            .collect();
+        names.sort();
+        names
+    };
+    // Defaults: every export and the custom import; `wasi:random` is one of
+    // the chatty low-level interfaces, skipped unless included.
+    assert_eq!(
+        spans(&[], &[]),
+        [
+            "Export a:b/api#get",
+            "Export a:b/api#put",
+            "Import a:b/host#fetch"
+        ]
+    );
+    // Include selects in both directions, and re-enables a chatty import.
+    assert_eq!(
+        spans(&["wasi:random/*", "*#get"], &[]),
+        [
+            "Export a:b/api#get",
+            "Import wasi:random/random#get-random-bytes",
+            "Import wasi:random/random#get-random-u64",
+        ]
+    );
+    // Exclude removes in both directions.
+    assert_eq!(spans(&[], &["a:b/host#*", "*#put"]), ["Export a:b/api#get"]);
+    assert_eq!(spans(&["*#fetch"], &[]), ["Import a:b/host#fetch"]);
 }
