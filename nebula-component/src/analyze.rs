@@ -229,22 +229,37 @@ fn check_component(bytes: &[u8]) -> Result<Option<String>, Error> {
         validator
             .payload(&payload)
             .map_err(|e| Error::Invalid(e.to_string()))?;
-        match &payload {
-            Payload::Version { .. } => depth += 1,
-            Payload::End(_) => depth -= 1,
-            Payload::CustomSection(section) if depth == 1 => {
-                if let wasmparser::KnownCustom::ComponentName(names) = section.as_known() {
-                    for entry in names.into_iter().flatten() {
-                        if let wasmparser::ComponentName::Component { name: n, .. } = entry {
-                            name = Some(n.to_string());
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
+        name = name.or_else(|| own_name(&payload, &mut depth));
     }
     Ok(name)
+}
+
+/// A component's own name from its name section, without validating it.
+pub(crate) fn component_name(bytes: &[u8]) -> Option<String> {
+    let mut depth = 0usize;
+    Parser::new(0)
+        .parse_all(bytes)
+        .map_while(Result::ok)
+        .find_map(|payload| own_name(&payload, &mut depth))
+}
+
+/// The name `payload` gives the outermost component, if it is that
+/// component's name section; tracks the nesting `depth`.
+fn own_name(payload: &Payload<'_>, depth: &mut usize) -> Option<String> {
+    match payload {
+        Payload::Version { .. } => *depth += 1,
+        Payload::End(_) => *depth -= 1,
+        Payload::CustomSection(section) if *depth == 1 => {
+            if let wasmparser::KnownCustom::ComponentName(names) = section.as_known() {
+                return names.into_iter().flatten().find_map(|entry| match entry {
+                    wasmparser::ComponentName::Component { name, .. } => Some(name.to_string()),
+                    _ => None,
+                });
+            }
+        }
+        _ => {}
+    }
+    None
 }
 
 /// The span name of a function in an interface export (`ns:pkg/iface#f`,

@@ -159,10 +159,16 @@ pub fn compose(
         })
         .map_err(|e| Error::internal("encoding the composition", e))?;
     let bytes = labels.restore(hidden.restore(graph.types(), bytes)?)?;
-    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-        .validate_all(&bytes)
-        .map_err(|e| Error::internal("the composed component does not validate", e))?;
+    validate(&bytes)?;
     Ok(bytes)
+}
+
+/// Validates a composed output: anything Nebula writes must validate.
+pub(crate) fn validate(bytes: &[u8]) -> Result<(), Error> {
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(bytes)
+        .map_err(|e| Error::internal("the composed component does not validate", e))?;
+    Ok(())
 }
 
 /// The composition's imports, one node per name shared by all who import it.

@@ -26,4 +26,17 @@ impl Error {
     pub(crate) fn internal(context: &str, error: impl Into<anyhow::Error>) -> Self {
         Error::Internal(format!("{context}: {:#}", error.into()))
     }
+
+    /// The same error, said to be about the inner component `label` of a
+    /// composition.
+    pub(crate) fn inside(self, label: &str) -> Self {
+        let at = |message: String| format!("inner component `{label}`: {message}");
+        match self {
+            Error::NotAComponent(m) => Error::NotAComponent(at(m)),
+            Error::Invalid(m) => Error::Invalid(at(m)),
+            Error::Unsupported(m) => Error::Unsupported(at(m)),
+            Error::BadOptions(m) => Error::BadOptions(m),
+            Error::Internal(m) => Error::Internal(at(m)),
+        }
+    }
 }

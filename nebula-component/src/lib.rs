@@ -19,6 +19,7 @@ pub mod analyze;
 pub mod cli;
 pub mod compose;
 mod error;
+mod nested;
 mod options;
 pub mod proxy;
 mod report;
@@ -45,6 +46,11 @@ pub struct Instrumented {
 /// never panics on bad input.
 pub fn instrument(component: &[u8], options: &Options) -> Result<Instrumented, Error> {
     let plan = analyze::Plan::new(component, options)?;
+    if options.depth != Some(0)
+        && let Some(composition) = nested::Composition::read(component)
+    {
+        return instrument_inside(component, &composition, options);
+    }
     let proxy = |side| -> Result<Option<proxy::Proxy>, Error> {
         match plan.wrapped(side).next() {
             Some(_) => proxy::Proxy::build(&plan, options, side).map(Some),
@@ -75,5 +81,55 @@ pub fn instrument(component: &[u8], options: &Options) -> Result<Instrumented, E
     Ok(Instrumented {
         component: composed,
         report: plan.report(wit),
+    })
+}
+
+/// Instruments each inner component of `composition` (one level less deep)
+/// and re-composes them: calls between inner components, and from them to
+/// the composition's imports, become spans; the composition's exports are
+/// the inner components' wrapped exports.
+fn instrument_inside(
+    component: &[u8],
+    composition: &nested::Composition,
+    options: &Options,
+) -> Result<Instrumented, Error> {
+    let inner_options = Options {
+        depth: options.depth.map(|d| d - 1),
+        component_name: None,
+        ..options.clone()
+    };
+    let mut report = Report::default();
+    let mut replaced = Vec::new();
+    for (i, inner) in composition.components(component).into_iter().enumerate() {
+        let label = analyze::component_name(inner).unwrap_or_else(|| format!("#{i}"));
+        let instrumented = instrument(inner, &inner_options).map_err(|e| e.inside(&label))?;
+        let inner_report = instrumented.report;
+        report.components.push(label.clone());
+        report.wrapped.extend(inner_report.wrapped);
+        report.skipped.extend(
+            inner_report
+                .skipped
+                .into_iter()
+                .map(|s| format!("[{label}] {s}")),
+        );
+        if !inner_report.proxy_wit.is_empty() {
+            report.proxy_wit.push_str(&format!(
+                "// inner component {label}\n{}\n",
+                inner_report.proxy_wit
+            ));
+        }
+        report.components.extend(
+            inner_report
+                .components
+                .into_iter()
+                .map(|c| format!("{label}/{c}")),
+        );
+        replaced.push(instrumented.component);
+    }
+    let bytes = composition.rebuild(component, &replaced)?;
+    compose::validate(&bytes)?;
+    Ok(Instrumented {
+        component: bytes,
+        report,
     })
 }

@@ -28,6 +28,10 @@ pub struct Options {
     /// The value of the `wasm.component.name` attribute. Defaults to the
     /// component's own name section, else `component`.
     pub component_name: Option<String>,
+    /// How many levels of inner components to instrument inside a
+    /// composition: `Some(0)` wraps only the outer boundary; `None` (the
+    /// default) goes all the way down.
+    pub depth: Option<u32>,
 }
 
 impl Options {

@@ -42,4 +42,8 @@ pub struct Report {
     pub wrapped: Vec<WrappedFunction>,
     /// Items passed through without spans, each with the reason.
     pub skipped: Vec<String>,
+    /// The inner components instrumented inside a composition (their own
+    /// names, else `#index`; nested ones as `outer/inner`); empty when only
+    /// the outer boundary was wrapped.
+    pub components: Vec<String>,
 }

@@ -170,6 +170,7 @@ fn to_wit(options: &Options) -> wit::Options {
             OtelFlavor::Current(version) => wit::OtelFlavor::Current(version.clone()),
         },
         component_name: options.component_name.clone(),
+        depth: options.depth,
     }
 }
 
@@ -193,6 +194,7 @@ fn from_wit(done: wit::Instrumented) -> Instrumented {
                 })
                 .collect(),
             skipped: report.skipped,
+            components: report.components,
         },
     }
 }

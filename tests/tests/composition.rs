@@ -6,7 +6,7 @@
 
 use nebula_component::{Options, instrument};
 use nebula_native::host::otel::{Recorded, SpanData, SpanKind};
-use nebula_tests::compose::plug;
+use nebula_tests::compose::{chain, plug};
 use nebula_tests::fixtures::{self, read};
 use nebula_tests::host::Runner;
 use nebula_tests::values::all_same;
@@ -40,10 +40,155 @@ fn a_calls_b_gives_server_client_server_spans() -> Result<()> {
         &instrumented(fixtures::CHAIN_FRONT),
         &[&instrumented(fixtures::CHAIN_BACK)],
     )?;
+    assert_front_calls_back(&plain, &traced)
+}
+
+#[test]
+fn a_composition_is_instrumented_inside() -> Result<()> {
+    let plain = plug(&read(fixtures::CHAIN_FRONT), &[&read(fixtures::CHAIN_BACK)])?;
+    let out = instrument(&plain, &Options::default())?;
+    assert_eq!(out.report.components.len(), 2, "{:#?}", out.report);
+    assert_front_calls_back(&plain, &out.component)?;
+
+    // Depth 0: only the outer boundary, as for any component.
+    let outer_only = Options {
+        depth: Some(0),
+        ..Options::default()
+    };
+    let out = instrument(&plain, &outer_only)?;
+    assert!(out.report.components.is_empty());
+    let mut runner = Runner::new(&out.component)?;
+    runner.call(
+        "nebula:fixtures/frontend@0.1.0#describe",
+        &[ids(&[1, 42, 2])],
+    )?;
+    let events = runner.take_spans();
+    let names: Vec<_> = ended(&events).iter().map(|s| s.name.clone()).collect();
+    assert_eq!(names, ["nebula:fixtures/frontend#describe"]);
+
+    // Filters select inner boundaries: no client spans for `lookup`.
+    let no_lookup = Options {
+        exclude: vec!["*#lookup".parse()?],
+        ..Options::default()
+    };
+    let out = instrument(&plain, &no_lookup)?;
+    let mut runner = Runner::new(&out.component)?;
+    runner.call(
+        "nebula:fixtures/frontend@0.1.0#describe",
+        &[ids(&[1, 42, 2])],
+    )?;
+    let events = runner.take_spans();
+    let names: Vec<_> = ended(&events).iter().map(|s| s.name.clone()).collect();
+    assert_eq!(names, ["nebula:fixtures/frontend#describe"]);
+    Ok(())
+}
+
+/// The span tree of `events` as indented `name kind` lines, children in
+/// start order; checks that every span is in one trace.
+fn tree(events: &[Recorded]) -> String {
+    let spans = ended(events);
+    // Spans in the order they started.
+    let started: Vec<&SpanData> = events
+        .iter()
+        .filter_map(|e| match e {
+            Recorded::Started(cx) => spans
+                .iter()
+                .find(|s| s.span_context.span_id == cx.span_id)
+                .copied(),
+            Recorded::Ended(_) => None,
+        })
+        .collect();
+    assert_eq!(started.len(), spans.len(), "every span started and ended");
+    let trace = &spans[0].span_context.trace_id;
+    assert!(spans.iter().all(|s| &s.span_context.trace_id == trace));
+    fn walk(out: &mut String, span: &SpanData, depth: usize, started: &[&SpanData]) {
+        let kind = format!("{:?}", span.span_kind);
+        out.push_str(&format!(
+            "{}{} {}\n",
+            "  ".repeat(depth),
+            span.name,
+            kind.trim_start_matches("SpanKind::")
+        ));
+        for child in started {
+            if child.parent_span_id == span.span_context.span_id {
+                walk(out, child, depth + 1, started);
+            }
+        }
+    }
+    let mut out = String::new();
+    for span in &started {
+        if !started
+            .iter()
+            .any(|p| p.span_context.span_id == span.parent_span_id)
+        {
+            walk(&mut out, span, 0, &started);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_three_component_chain_gets_a_span_at_every_inner_boundary() -> Result<()> {
+    let parts = [
+        read(fixtures::CHAIN_FRONT),
+        read(fixtures::CHAIN_MIDDLE),
+        read(fixtures::CHAIN_BACK),
+    ];
+    let plain = chain(&[&parts[0], &parts[1], &parts[2]])?;
+    let out = instrument(&plain, &Options::default())?;
+    assert_eq!(out.report.components.len(), 3, "{:#?}", out.report);
+    let mut traced = Runner::new(&out.component)?;
+    let mut reference = Runner::new(&plain)?;
+
+    let describe = "nebula:fixtures/frontend@0.1.0#describe";
+    let args = [ids(&[1, 42])];
+    let want = reference.call(describe, &args)?;
+    let got = traced.call(describe, &args)?;
+    assert!(
+        all_same(&want, &got),
+        "plain {want:?}, instrumented {got:?}"
+    );
+    let lookup = "nebula:fixtures/backend#lookup";
+    let one = format!(
+        "  {lookup} Client\n    {lookup} Server\n      {lookup} Client\n        {lookup} Server\n"
+    );
+    assert_eq!(
+        tree(&traced.take_spans()),
+        format!("nebula:fixtures/frontend#describe Server\n{one}{one}")
+    );
+
+    // The middle's hand-made span sits between its server and client spans.
+    let restock = "nebula:fixtures/frontend@0.1.0#restock";
+    let names = [Val::List(vec![
+        Val::String("x".into()),
+        Val::String("y".into()),
+    ])];
+    let want = reference.call(restock, &names)?;
+    let got = traced.call(restock, &names)?;
+    assert!(
+        all_same(&want, &got),
+        "plain {want:?}, instrumented {got:?}"
+    );
+    let store = "nebula:fixtures/backend#store";
+    assert_eq!(
+        tree(&traced.take_spans()),
+        format!(
+            "nebula:fixtures/frontend#restock Server\n  {store} Client\n    {store} Server\n      \
+             middle-store Internal\n        {store} Client\n          {store} Server\n"
+        )
+    );
+    assert!(traced.otel().stack().is_empty());
+    Ok(())
+}
+
+/// `traced` (a front → back composition with spans) gives the same results
+/// as `plain`, and the span tree front server → front client → back server
+/// per lookup, in one trace.
+fn assert_front_calls_back(plain: &[u8], traced: &[u8]) -> Result<()> {
     let describe = "nebula:fixtures/frontend@0.1.0#describe";
     let args = [ids(&[1, 42, 2])];
-    let want = Runner::new(&plain)?.call(describe, &args)?;
-    let mut runner = Runner::new(&traced)?;
+    let want = Runner::new(plain)?.call(describe, &args)?;
+    let mut runner = Runner::new(traced)?;
     let got = runner.call(describe, &args)?;
     assert!(
         all_same(&want, &got),

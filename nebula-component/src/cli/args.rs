@@ -74,6 +74,12 @@ pub struct InstrumentArgs {
     #[arg(long, value_name = "FLAVOR", default_value = "inner")]
     pub flavor: FlavorArg,
 
+    /// Inside a composition (a component made of inner components, e.g. by
+    /// `wac`), how many levels of inner components get their own spans: 0
+    /// wraps only the outer boundary. Default: every level.
+    #[arg(long, value_name = "N")]
+    pub depth: Option<u32>,
+
     /// Overwrite outputs that already exist.
     #[arg(long)]
     pub force: bool,
@@ -91,6 +97,7 @@ impl InstrumentArgs {
             exclude: self.exclude.clone(),
             flavor: self.flavor.0.clone(),
             component_name: None,
+            depth: self.depth,
         }
     }
 }

@@ -126,6 +126,16 @@ pub fn render_report(
     let _ = writeln!(out, "flavor:  {flavor}");
     let _ = writeln!(out, "include: {}", patterns(&options.include));
     let _ = writeln!(out, "exclude: {}", patterns(&options.exclude));
+    if !report.components.is_empty() {
+        let _ = writeln!(
+            out,
+            "\ninner components instrumented ({}):",
+            report.components.len()
+        );
+        for c in &report.components {
+            let _ = writeln!(out, "  {c}");
+        }
+    }
     let _ = writeln!(out, "\nwrapped ({}):", report.wrapped.len());
     for f in &report.wrapped {
         let _ = writeln!(out, "  {:<6}  {}", f.direction.as_str(), f.span_name);

@@ -38,6 +38,7 @@ impl wit::Guest for Instrumenter {
                     })
                     .collect(),
                 skipped: report.skipped,
+                components: report.components,
             },
         })
     }
@@ -59,6 +60,7 @@ fn convert_options(options: wit::Options) -> Result<Options, Error> {
             wit::OtelFlavor::Current(version) => OtelFlavor::Current(version),
         },
         component_name: options.component_name,
+        depth: options.depth,
     })
 }
 

@@ -1,0 +1,329 @@
+//! Instruments inside compositions.
+//!
+//! A component made by `wac` (or `wasm-tools compose`) from several
+//! components is, at its top level, only imports, inner component
+//! definitions, instances of them wired to the imports and to each other,
+//! aliases of their exports, and exports. [`Composition::read`] recognises
+//! that shape and takes it apart; [`Composition::rebuild`] puts it back
+//! together with `wac-graph`, each inner component replaced by its
+//! instrumented self. A call from inner A into inner B then gives A's
+//! client span with B's server span as its child, and `wac-graph` gives all
+//! the instrumented inner components one shared `wasi:otel` import.
+//!
+//! Anything else at the top level (core modules, `canon` functions, types
+//! passed as arguments, imported components) is not a plain composition:
+//! such an input is instrumented at its outer boundary only.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use wac_graph::types::{ItemKind, Package};
+use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
+use wasmparser::{
+    Chunk, ComponentAlias, ComponentExternalKind, ComponentInstance, ComponentTypeRef, Parser,
+    Payload,
+};
+
+use crate::Error;
+
+/// Something with an index in the composition's instance or function space.
+#[derive(Debug, Clone)]
+enum Source {
+    /// The composition's import of this name.
+    Import(String),
+    /// Instance `.0` (an index into [`Composition::instances`]).
+    Instance(usize),
+    /// Export `.1` of the item `.0`.
+    Alias(Box<Source>, String),
+}
+
+/// One instance of an inner component.
+#[derive(Debug)]
+struct Instantiation {
+    /// The index of the inner component definition.
+    component: usize,
+    /// Instantiation arguments by name.
+    args: Vec<(String, Source)>,
+}
+
+/// A composition taken apart: inner component definitions, their instances
+/// and the exports.
+#[derive(Debug)]
+pub struct Composition {
+    /// Byte ranges of the inner component definitions, in order.
+    components: Vec<Range<usize>>,
+    /// Instances, in order.
+    instances: Vec<Instantiation>,
+    /// The composition's exports.
+    exports: Vec<(String, Source)>,
+}
+
+/// Index spaces of the top level while reading it.
+#[derive(Default)]
+struct Spaces {
+    instances: Vec<Source>,
+    funcs: Vec<Source>,
+}
+
+impl Spaces {
+    fn get(&self, kind: ComponentExternalKind, index: u32) -> Option<Source> {
+        let space = match kind {
+            ComponentExternalKind::Instance => &self.instances,
+            ComponentExternalKind::Func => &self.funcs,
+            _ => return None,
+        };
+        space.get(index as usize).cloned()
+    }
+}
+
+impl Composition {
+    /// The composition `bytes` is, or `None` when its top level holds more
+    /// than components, their instances and the wiring between them (or no
+    /// inner component at all). `bytes` has been validated.
+    pub fn read(bytes: &[u8]) -> Option<Composition> {
+        let mut parser = Parser::new(0);
+        let mut offset = 0;
+        let mut spaces = Spaces::default();
+        let mut composition = Composition {
+            components: Vec::new(),
+            instances: Vec::new(),
+            exports: Vec::new(),
+        };
+        loop {
+            let Chunk::Parsed { consumed, payload } = parser.parse(&bytes[offset..], true).ok()?
+            else {
+                return None;
+            };
+            offset += consumed;
+            match payload {
+                Payload::Version { .. } => {}
+                Payload::ComponentSection {
+                    unchecked_range, ..
+                } => {
+                    let range = unchecked_range.start as usize..unchecked_range.end as usize;
+                    // The parser has moved past the inner component; the
+                    // input slice has to follow.
+                    offset += range.len();
+                    composition.components.push(range);
+                }
+                Payload::ComponentTypeSection(_) | Payload::CustomSection(_) => {}
+                Payload::ComponentImportSection(reader) => {
+                    for import in reader {
+                        let import = import.ok()?;
+                        if import.name.implements.is_some() {
+                            // Labels (`(implements …)`) are not carried
+                            // through `wac-graph` 0.12.
+                            return None;
+                        }
+                        let source = Source::Import(import.name.full_name().into_owned());
+                        match import.ty {
+                            ComponentTypeRef::Instance(_) => spaces.instances.push(source),
+                            ComponentTypeRef::Func(_) => spaces.funcs.push(source),
+                            // A type's index space is not tracked: types
+                            // are never arguments or exports here.
+                            ComponentTypeRef::Type(_) => {}
+                            _ => return None,
+                        }
+                    }
+                }
+                Payload::ComponentInstanceSection(reader) => {
+                    for instance in reader {
+                        let ComponentInstance::Instantiate {
+                            component_index,
+                            args,
+                        } = instance.ok()?
+                        else {
+                            return None;
+                        };
+                        let args = args
+                            .iter()
+                            .map(|arg| {
+                                Some((arg.name.to_string(), spaces.get(arg.kind, arg.index)?))
+                            })
+                            .collect::<Option<Vec<_>>>()?;
+                        if component_index as usize >= composition.components.len() {
+                            return None;
+                        }
+                        spaces
+                            .instances
+                            .push(Source::Instance(composition.instances.len()));
+                        composition.instances.push(Instantiation {
+                            component: component_index as usize,
+                            args,
+                        });
+                    }
+                }
+                Payload::ComponentAliasSection(reader) => {
+                    for alias in reader {
+                        let ComponentAlias::InstanceExport {
+                            kind,
+                            instance_index,
+                            name,
+                        } = alias.ok()?
+                        else {
+                            return None;
+                        };
+                        let instance = spaces.instances.get(instance_index as usize)?.clone();
+                        let source = Source::Alias(Box::new(instance), name.to_string());
+                        match kind {
+                            ComponentExternalKind::Instance => spaces.instances.push(source),
+                            ComponentExternalKind::Func => spaces.funcs.push(source),
+                            // Aliased types are only used by later type
+                            // definitions, which this reading skips.
+                            ComponentExternalKind::Type => {}
+                            _ => return None,
+                        }
+                    }
+                }
+                Payload::ComponentExportSection(reader) => {
+                    for export in reader {
+                        let export = export.ok()?;
+                        let source = spaces.get(export.kind, export.index)?;
+                        if export.name.implements.is_some() {
+                            return None;
+                        }
+                        composition
+                            .exports
+                            .push((export.name.full_name().into_owned(), source));
+                    }
+                }
+                Payload::End(_) => break,
+                // Core modules, core instances, `canon`, `start`, nested
+                // type definitions of other kinds: not a plain composition.
+                _ => return None,
+            }
+        }
+        (!composition.instances.is_empty()).then_some(composition)
+    }
+
+    /// The inner component definitions' bytes, in order.
+    pub fn components<'a>(&self, bytes: &'a [u8]) -> Vec<&'a [u8]> {
+        self.components.iter().map(|r| &bytes[r.clone()]).collect()
+    }
+
+    /// Re-composes with `components` (the inner definitions, in order,
+    /// instrumented or not) in place of the original ones. Imports the
+    /// replacements add (the span runtime's) become imports of the result,
+    /// one per name.
+    pub fn rebuild(&self, outer: &[u8], components: &[Vec<u8>]) -> Result<Vec<u8>, Error> {
+        let fail = |what: &str, e: &dyn std::fmt::Display| {
+            Error::Internal(format!("re-composing the composition: {what}: {e}"))
+        };
+        let mut graph = CompositionGraph::new();
+        // The original's own view of its imports, for their types.
+        let outer = Package::from_bytes("nebula:outer", None, outer.to_vec(), graph.types_mut())
+            .map_err(|e| fail("reading the input", &e))?;
+        let outer_imports = graph.types()[outer.ty()].imports.clone();
+        let mut packages = Vec::new();
+        for (i, bytes) in components.iter().enumerate() {
+            let name = format!("nebula:inner{i}");
+            let package = Package::from_bytes(&name, None, bytes.clone(), graph.types_mut())
+                .map_err(|e| fail(&format!("reading inner component {i}"), &e))?;
+            packages.push(
+                graph
+                    .register_package(package)
+                    .map_err(|e| fail(&format!("registering inner component {i}"), &e))?,
+            );
+        }
+
+        let mut imports: HashMap<String, NodeId> = HashMap::new();
+        let mut import = |graph: &mut CompositionGraph, name: &str, kind: ItemKind| {
+            if let Some(node) = imports.get(name) {
+                return Ok(*node);
+            }
+            let node = graph
+                .import(name, kind)
+                .map_err(|e| fail(&format!("importing `{name}`"), &e))?;
+            imports.insert(name.to_string(), node);
+            Ok::<_, Error>(node)
+        };
+        let mut instances: Vec<NodeId> = Vec::new();
+        let mut aliases: HashMap<(NodeId, String), NodeId> = HashMap::new();
+        for instantiation in &self.instances {
+            let package = packages[instantiation.component];
+            let node = graph.instantiate(package);
+            let wanted = graph.types()[graph[package].ty()].imports.clone();
+            for (name, source) in &instantiation.args {
+                let arg = self.node(
+                    &mut graph,
+                    source,
+                    &instances,
+                    &mut aliases,
+                    &mut |graph, name| {
+                        let kind = *outer_imports.get(name).ok_or_else(|| {
+                            Error::Internal(format!(
+                                "the composition's import `{name}` has no type"
+                            ))
+                        })?;
+                        import(graph, name, kind)
+                    },
+                )?;
+                graph
+                    .set_instantiation_argument(node, name, arg)
+                    .map_err(|e| fail(&format!("wiring `{name}`"), &e))?;
+            }
+            // What the replacement imports beyond the original's arguments
+            // (the span runtime's interfaces) comes from the result's imports.
+            for (name, kind) in wanted {
+                if !instantiation.args.iter().any(|(arg, _)| *arg == name) {
+                    let kind = outer_imports.get(&name).copied().unwrap_or(kind);
+                    let arg = import(&mut graph, &name, kind)?;
+                    graph
+                        .set_instantiation_argument(node, &name, arg)
+                        .map_err(|e| fail(&format!("wiring `{name}`"), &e))?;
+                }
+            }
+            instances.push(node);
+        }
+        for (name, source) in &self.exports {
+            let node = self.node(
+                &mut graph,
+                source,
+                &instances,
+                &mut aliases,
+                &mut |_, name| {
+                    Err(Error::Internal(format!(
+                        "the composition re-exports its import `{name}`"
+                    )))
+                },
+            )?;
+            graph
+                .export(node, name)
+                .map_err(|e| fail(&format!("exporting `{name}`"), &e))?;
+        }
+        graph
+            .encode(EncodeOptions {
+                validate: false,
+                ..EncodeOptions::default()
+            })
+            .map_err(|e| fail("encoding", &e))
+    }
+
+    /// The graph node for `source`.
+    fn node(
+        &self,
+        graph: &mut CompositionGraph,
+        source: &Source,
+        instances: &[NodeId],
+        aliases: &mut HashMap<(NodeId, String), NodeId>,
+        import: &mut dyn FnMut(&mut CompositionGraph, &str) -> Result<NodeId, Error>,
+    ) -> Result<NodeId, Error> {
+        match source {
+            Source::Import(name) => import(graph, name),
+            Source::Instance(i) => instances.get(*i).copied().ok_or_else(|| {
+                Error::Internal(format!("instance {i} is used before it is created"))
+            }),
+            Source::Alias(of, name) => {
+                let of = self.node(graph, of, instances, aliases, import)?;
+                if let Some(node) = aliases.get(&(of, name.clone())) {
+                    return Ok(*node);
+                }
+                let node = graph.alias_instance_export(of, name).map_err(|e| {
+                    Error::Internal(format!("re-composing: aliasing `{name}`: {e}"))
+                })?;
+                aliases.insert((of, name.clone()), node);
+                Ok(node)
+            }
+        }
+    }
+}
