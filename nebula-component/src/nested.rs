@@ -63,6 +63,9 @@ pub struct Composition {
 struct Spaces {
     instances: Vec<Source>,
     funcs: Vec<Source>,
+    /// Types: imported or aliased ones can be wired; defined ones
+    /// (`None`) only describe imports.
+    types: Vec<Option<Source>>,
 }
 
 impl Spaces {
@@ -70,6 +73,7 @@ impl Spaces {
         let space = match kind {
             ComponentExternalKind::Instance => &self.instances,
             ComponentExternalKind::Func => &self.funcs,
+            ComponentExternalKind::Type => return self.types.get(index as usize)?.clone(),
             _ => return None,
         };
         space.get(index as usize).cloned()
@@ -106,7 +110,10 @@ impl Composition {
                     offset += range.len();
                     composition.components.push(range);
                 }
-                Payload::ComponentTypeSection(_) | Payload::CustomSection(_) => {}
+                Payload::ComponentTypeSection(reader) => {
+                    spaces.types.extend((0..reader.count()).map(|_| None));
+                }
+                Payload::CustomSection(_) => {}
                 Payload::ComponentImportSection(reader) => {
                     for import in reader {
                         let import = import.ok()?;
@@ -118,10 +125,12 @@ impl Composition {
                         let source = Source::Import(import.name.full_name().into_owned());
                         match import.ty {
                             ComponentTypeRef::Instance(_) => spaces.instances.push(source),
-                            ComponentTypeRef::Func(_) => spaces.funcs.push(source),
-                            // A type's index space is not tracked: types
-                            // are never arguments or exports here.
-                            ComponentTypeRef::Type(_) => {}
+                            // Top-level function imports may take `borrow`
+                            // handles, which `wac-graph` 0.12 cannot import
+                            // again; such compositions keep their outer
+                            // boundary only (see `compose::borrows`).
+                            ComponentTypeRef::Func(_) => return None,
+                            ComponentTypeRef::Type(_) => spaces.types.push(Some(source)),
                             _ => return None,
                         }
                     }
@@ -168,9 +177,7 @@ impl Composition {
                         match kind {
                             ComponentExternalKind::Instance => spaces.instances.push(source),
                             ComponentExternalKind::Func => spaces.funcs.push(source),
-                            // Aliased types are only used by later type
-                            // definitions, which this reading skips.
-                            ComponentExternalKind::Type => {}
+                            ComponentExternalKind::Type => spaces.types.push(Some(source)),
                             _ => return None,
                         }
                     }
@@ -181,6 +188,15 @@ impl Composition {
                         let source = spaces.get(export.kind, export.index)?;
                         if export.name.implements.is_some() {
                             return None;
+                        }
+                        // An export is also a new index for what it exports.
+                        match export.kind {
+                            ComponentExternalKind::Instance => {
+                                spaces.instances.push(source.clone())
+                            }
+                            ComponentExternalKind::Func => spaces.funcs.push(source.clone()),
+                            ComponentExternalKind::Type => spaces.types.push(Some(source.clone())),
+                            _ => return None,
                         }
                         composition
                             .exports

@@ -11,6 +11,7 @@ mod common;
 use arbitrary::{Arbitrary, Unstructured};
 use nebula_component::{Options, instrument};
 use wit_parser::decoding::DecodedWasm;
+use wit_parser::{IndexMap, InterfaceId, PackageId, Resolve, WorldId, WorldItem, WorldKey};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -69,23 +70,27 @@ struct Tally {
     not_generated: usize,
 }
 
-#[test]
-fn random_worlds_instrument_and_keep_their_exports() {
-    let cases = env_or("NEBULA_SMITH_CASES", 500) as usize;
-    let first = env_or("NEBULA_SMITH_SEED", 0);
-    let mut tally = Tally::default();
+/// One generated world, ready to build a component of.
+struct Generated<'a> {
+    seed: u64,
+    name: &'a str,
+    resolve: &'a Resolve,
+    package: PackageId,
+    world: WorldId,
+}
+
+/// Feeds every world wit-smith generates from seed `first` on to `each`
+/// until `each` returns `false`; counts seeds that gave no world.
+fn for_each_world(
+    first: u64,
+    not_generated: &mut usize,
+    mut each: impl FnMut(Generated<'_>) -> bool,
+) {
     for seed in first.. {
-        if tally.worlds_with_spans >= cases {
-            break;
-        }
-        assert!(
-            seed - first < 100 * cases as u64,
-            "wit-smith generates too few worlds with exports: {tally:#?}"
-        );
         let data = bytes_for(seed, 8192);
         let mut u = Unstructured::new(&data);
         let Ok(mut config) = wit_smith::Config::arbitrary(&mut u) else {
-            tally.not_generated += 1;
+            *not_generated += 1;
             continue;
         };
         // Worlds with something to export.
@@ -97,7 +102,7 @@ fn random_worlds_instrument_and_keep_their_exports() {
         config.error_context = false;
         config.fixed_length_lists = false;
         let Ok(wasm) = wit_smith::smith(&config, &mut u) else {
-            tally.not_generated += 1;
+            *not_generated += 1;
             continue;
         };
         let Ok(DecodedWasm::WitPackage(mut resolve, package)) = wit_parser::decoding::decode(&wasm)
@@ -106,44 +111,216 @@ fn random_worlds_instrument_and_keep_their_exports() {
         };
         strip_external_ids(&mut resolve);
         for (name, world) in &resolve.packages[package].worlds {
-            let Ok(input) = common::component_of(&resolve, *world) else {
-                tally.not_generated += 1;
-                continue;
+            let generated = Generated {
+                seed,
+                name,
+                resolve: &resolve,
+                package,
+                world: *world,
             };
-            tally.worlds += 1;
-            if std::env::var_os("NEBULA_SMITH_TRACE").is_some() {
-                eprintln!("seed {seed}, world `{name}`");
-                let mut printer = wit_component::WitPrinter::default();
-                let nested: Vec<_> = resolve
-                    .packages
-                    .iter()
-                    .map(|(id, _)| id)
-                    .filter(|id| *id != package)
-                    .collect();
-                printer.print(&resolve, package, &nested).unwrap();
-                std::fs::write("/tmp/smith-input.wit", printer.output.to_string()).unwrap();
-            }
-            // Every shape instruments: what cannot be wrapped passes through
-            // (listed in the report), and no error is expected, not even
-            // `unsupported`.
-            let out = instrument(&input, &Options::default())
-                .unwrap_or_else(|e| panic!("seed {seed}, world `{name}`: {e}"));
-            wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-                .validate_all(&out.component)
-                .unwrap_or_else(|e| panic!("seed {seed}, world `{name}`: output invalid: {e}"));
-            assert_eq!(
-                common::exports(&input),
-                common::exports(&out.component),
-                "seed {seed}, world `{name}`: exports differ"
-            );
-            tally.functions_wrapped += out.report.wrapped.len();
-            tally.worlds_with_spans += usize::from(!out.report.wrapped.is_empty());
-            for skipped in &out.report.skipped {
-                let reason = skipped.split_once(": ").map_or("", |(_, r)| r);
-                let reason: String = reason.split('`').step_by(2).collect::<Vec<_>>().join("_");
-                *tally.passed_through.entry(reason).or_default() += 1;
+            if !each(generated) {
+                return;
             }
         }
     }
+}
+
+#[test]
+fn random_worlds_instrument_and_keep_their_exports() {
+    let cases = env_or("NEBULA_SMITH_CASES", 500) as usize;
+    let first = env_or("NEBULA_SMITH_SEED", 0);
+    let mut tally = Tally::default();
+    let mut not_generated = 0;
+    for_each_world(first, &mut not_generated, |g| {
+        let (seed, name, resolve, package) = (g.seed, g.name, g.resolve, g.package);
+        assert!(
+            seed - first < 100 * cases as u64,
+            "wit-smith generates too few worlds with exports: {tally:#?}"
+        );
+        let Ok(input) = common::component_of(resolve, g.world) else {
+            tally.not_generated += 1;
+            return true;
+        };
+        tally.worlds += 1;
+        if std::env::var_os("NEBULA_SMITH_TRACE").is_some() {
+            eprintln!("seed {seed}, world `{name}`");
+            let mut printer = wit_component::WitPrinter::default();
+            let nested: Vec<_> = resolve
+                .packages
+                .iter()
+                .map(|(id, _)| id)
+                .filter(|id| *id != package)
+                .collect();
+            printer.print(resolve, package, &nested).unwrap();
+            std::fs::write("/tmp/smith-input.wit", printer.output.to_string()).unwrap();
+        }
+        // Every shape instruments: what cannot be wrapped passes through
+        // (listed in the report), and no error is expected, not even
+        // `unsupported`.
+        let out = instrument(&input, &Options::default())
+            .unwrap_or_else(|e| panic!("seed {seed}, world `{name}`: {e}"));
+        wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+            .validate_all(&out.component)
+            .unwrap_or_else(|e| panic!("seed {seed}, world `{name}`: output invalid: {e}"));
+        assert_eq!(
+            common::exports(&input),
+            common::exports(&out.component),
+            "seed {seed}, world `{name}`: exports differ"
+        );
+        tally.functions_wrapped += out.report.wrapped.len();
+        tally.worlds_with_spans += usize::from(!out.report.wrapped.is_empty());
+        for skipped in &out.report.skipped {
+            let reason = skipped.split_once(": ").map_or("", |(_, r)| r);
+            let reason: String = reason.split('`').step_by(2).collect::<Vec<_>>().join("_");
+            *tally.passed_through.entry(reason).or_default() += 1;
+        }
+        tally.worlds_with_spans < cases
+    });
+    tally.not_generated += not_generated;
     println!("wit-smith: {tally:#?}");
+}
+
+/// A world in `resolve` that exports every named interface `world` imports
+/// (with what those use imported): a component of it can feed one of
+/// `world`.
+fn provider_world(resolve: &mut Resolve, package: PackageId, world: WorldId) -> Option<WorldId> {
+    let provided: Vec<InterfaceId> = resolve.worlds[world]
+        .imports
+        .iter()
+        .filter_map(|(key, item)| match (key, item) {
+            (WorldKey::Interface(_), WorldItem::Interface { id, .. })
+                if !resolve.interfaces[*id].functions.is_empty() =>
+            {
+                Some(*id)
+            }
+            _ => None,
+        })
+        .collect();
+    if provided.is_empty() {
+        return None;
+    }
+    let mut imports = IndexMap::default();
+    let mut exports = IndexMap::default();
+    for id in &provided {
+        exports.insert(WorldKey::Interface(*id), interface_item(*id));
+    }
+    // Interfaces the provided ones use, transitively, are imported.
+    let mut pending = provided.clone();
+    while let Some(id) = pending.pop() {
+        for dep in resolve.interface_direct_deps(id).collect::<Vec<_>>() {
+            if !provided.contains(&dep) && !imports.contains_key(&WorldKey::Interface(dep)) {
+                imports.insert(WorldKey::Interface(dep), interface_item(dep));
+                pending.push(dep);
+            }
+        }
+    }
+    let id = resolve.worlds.alloc(wit_parser::World {
+        name: "nebula-provider".into(),
+        imports,
+        exports,
+        package: Some(package),
+        docs: Default::default(),
+        stability: Default::default(),
+        includes: Default::default(),
+        span: Default::default(),
+    });
+    Some(id)
+}
+
+fn interface_item(id: InterfaceId) -> WorldItem {
+    WorldItem::Interface {
+        id,
+        stability: Default::default(),
+        span: Default::default(),
+        docs: Default::default(),
+        external_id: None,
+    }
+}
+
+/// `user` with its imports that `provider` exports plugged in (`wac plug`).
+fn plug(user: &[u8], provider: &[u8]) -> Option<Vec<u8>> {
+    let mut graph = wac_graph::CompositionGraph::new();
+    let mut register = |name: &str, bytes: &[u8]| {
+        let package =
+            wac_graph::types::Package::from_bytes(name, None, bytes.to_vec(), graph.types_mut())
+                .ok()?;
+        graph.register_package(package).ok()
+    };
+    let user = register("smith:user", user)?;
+    let provider = register("smith:provider", provider)?;
+    wac_graph::plug(&mut graph, vec![provider], user).ok()?;
+    // wac-graph 0.12 panics encoding some shapes (top-level `borrow`
+    // imports); those pairs make no input.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        graph.encode(wac_graph::EncodeOptions::default()).ok()
+    }))
+    .ok()
+    .flatten()
+}
+
+#[test]
+fn random_compositions_instrument_inside_and_keep_their_exports() {
+    let cases = env_or("NEBULA_SMITH_PAIRS", 200) as usize;
+    let first = env_or("NEBULA_SMITH_SEED", 0);
+    let (mut composed, mut inside, mut wrapped, mut not_generated) = (0, 0, 0, 0);
+    for_each_world(first, &mut not_generated, |g| {
+        assert!(
+            g.seed - first < 200 * cases as u64,
+            "too few compositions: {inside} of {composed}"
+        );
+        let mut resolve = g.resolve.clone();
+        let Some(provider) = provider_world(&mut resolve, g.package, g.world) else {
+            return true;
+        };
+        let (Ok(user), Ok(provider)) = (
+            common::component_of(&resolve, g.world),
+            common::component_of(&resolve, provider),
+        ) else {
+            return true;
+        };
+        let Some(input) = plug(&user, &provider) else {
+            return true;
+        };
+        composed += 1;
+        let (seed, name) = (g.seed, g.name);
+        let out = instrument(&input, &Options::default())
+            .unwrap_or_else(|e| panic!("seed {seed}, world `{name}` composed: {e}"));
+        wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+            .validate_all(&out.component)
+            .unwrap_or_else(|e| {
+                panic!("seed {seed}, world `{name}` composed: output invalid: {e}")
+            });
+        // Instance types are sets of named items: compare them in any order.
+        let items = |bytes: &[u8]| {
+            common::exports(bytes)
+                .into_iter()
+                .map(|(name, wit)| {
+                    let mut items: Vec<String> = wit.split("\n\n").map(str::to_string).collect();
+                    items.sort();
+                    (name, items)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            items(&input),
+            items(&out.component),
+            "seed {seed}, world `{name}` composed: exports differ"
+        );
+        if !out.report.components.is_empty() {
+            assert_eq!(
+                out.report.components.len(),
+                2,
+                "seed {seed}: {:?}",
+                out.report
+            );
+            inside += 1;
+            wrapped += out.report.wrapped.len();
+        }
+        inside < cases
+    });
+    println!(
+        "wit-smith compositions: {composed} composed, {inside} instrumented inside \
+         ({wrapped} functions wrapped), {not_generated} seeds gave no world"
+    );
+    assert!(inside >= cases);
 }

@@ -81,6 +81,12 @@ fn every_fixture_instantiates() -> Result<()> {
     for (name, path) in fixtures::ALL {
         let runner = if *name == "chain-front" {
             chain()?
+        } else if *name == "chain-middle" {
+            // A backend over a backend: runs on top of `chain-back`.
+            Runner::new(&nebula_tests::compose::plug(
+                &read(path),
+                &[&read(fixtures::CHAIN_BACK)],
+            )?)?
         } else {
             Runner::new(&read(path))?
         };
