@@ -417,3 +417,47 @@ fn twice_gives_the_same_bytes() {
     );
     assert!(read("a") == read("b"), "two runs wrote different bytes");
 }
+
+#[test]
+fn depth_chooses_between_inner_and_outer_boundaries() {
+    use nebula_tests::fixtures::{self, read};
+    let dir = scratch("depth");
+    fs::create_dir_all(dir.join("in")).unwrap();
+    let chain =
+        nebula_tests::compose::plug(&read(fixtures::CHAIN_FRONT), &[&read(fixtures::CHAIN_BACK)])
+            .unwrap();
+    fs::write(dir.join("in/chain.wasm"), &chain).unwrap();
+
+    let run = run_in(&dir, &["instrument", "in/chain.wasm", "-o", "deep"]);
+    assert_code(&run, 0);
+    let report = assert_outputs(&dir.join("deep"), "chain", &chain, &Options::default());
+    assert!(
+        report.contains("inner components instrumented (2):"),
+        "{report}"
+    );
+    // Front's client span for `lookup` and back's server span.
+    assert!(
+        report.contains("import  nebula:fixtures/backend#lookup"),
+        "{report}"
+    );
+    assert!(
+        report.contains("export  nebula:fixtures/backend#lookup"),
+        "{report}"
+    );
+
+    let run = run_in(
+        &dir,
+        &["instrument", "in/chain.wasm", "-o", "outer", "--depth", "0"],
+    );
+    assert_code(&run, 0);
+    let outer_only = Options {
+        depth: Some(0),
+        ..Options::default()
+    };
+    let report = assert_outputs(&dir.join("outer"), "chain", &chain, &outer_only);
+    assert!(!report.contains("inner components"), "{report}");
+    assert!(report.contains("wrapped (2):"), "{report}");
+
+    let run = run_in(&dir, &["instrument", "in/chain.wasm", "--depth", "x"]);
+    assert_code(&run, 2);
+}

@@ -137,6 +137,16 @@ fn a_three_component_chain_gets_a_span_at_every_inner_boundary() -> Result<()> {
     let plain = chain(&[&parts[0], &parts[1], &parts[2]])?;
     let out = instrument(&plain, &Options::default())?;
     assert_eq!(out.report.components.len(), 3, "{:#?}", out.report);
+    let single = instrument(&parts[2], &Options::default())?;
+    println!(
+        "sizes: chain {} -> {} bytes ({} functions wrapped); chain-back alone {} -> {} bytes ({})",
+        plain.len(),
+        out.component.len(),
+        out.report.wrapped.len(),
+        parts[2].len(),
+        single.component.len(),
+        single.report.wrapped.len()
+    );
     let mut traced = Runner::new(&out.component)?;
     let mut reference = Runner::new(&plain)?;
 
