@@ -191,6 +191,59 @@ fn a_three_component_chain_gets_a_span_at_every_inner_boundary() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn compositions_nested_two_levels_deep_are_instrumented_all_the_way() -> Result<()> {
+    // (front + middle) is itself a composition, plugged onto back.
+    let upper = plug(
+        &read(fixtures::CHAIN_FRONT),
+        &[&read(fixtures::CHAIN_MIDDLE)],
+    )?;
+    let plain = plug(&upper, &[&read(fixtures::CHAIN_BACK)])?;
+    let describe = "nebula:fixtures/frontend@0.1.0#describe";
+    let args = [ids(&[3])];
+    let want = Runner::new(&plain)?.call(describe, &args)?;
+    let lookup = "nebula:fixtures/backend#lookup";
+
+    let deep = instrument(&plain, &Options::default())?;
+    assert_eq!(
+        deep.report.components.len(),
+        4,
+        "{:?}",
+        deep.report.components
+    );
+    let mut runner = Runner::new(&deep.component)?;
+    let got = runner.call(describe, &args)?;
+    assert!(
+        all_same(&want, &got),
+        "plain {want:?}, instrumented {got:?}"
+    );
+    assert_eq!(
+        tree(&runner.take_spans()),
+        format!(
+            "nebula:fixtures/frontend#describe Server\n  {lookup} Client\n    {lookup} Server\n      \
+             {lookup} Client\n        {lookup} Server\n"
+        )
+    );
+
+    // Depth 1: the inner composition is one component, wrapped at its
+    // boundary; the call from front to middle inside it stays invisible.
+    let one_level = Options {
+        depth: Some(1),
+        ..Options::default()
+    };
+    let shallow = instrument(&plain, &one_level)?;
+    assert_eq!(shallow.report.components.len(), 2);
+    let mut runner = Runner::new(&shallow.component)?;
+    runner.call(describe, &args)?;
+    assert_eq!(
+        tree(&runner.take_spans()),
+        format!(
+            "nebula:fixtures/frontend#describe Server\n  {lookup} Client\n    {lookup} Server\n"
+        )
+    );
+    Ok(())
+}
+
 /// `traced` (a front → back composition with spans) gives the same results
 /// as `plain`, and the span tree front server → front client → back server
 /// per lookup, in one trace.
