@@ -187,6 +187,34 @@ fn a_three_component_chain_gets_a_span_at_every_inner_boundary() -> Result<()> {
              middle-store Internal\n        {store} Client\n          {store} Server\n"
         )
     );
+
+    // A resource across both inner boundaries: constructor and method calls
+    // are spans at each hop, handles keep their identity (the cursor
+    // advances), and dropping them makes no span.
+    let list_from = "nebula:fixtures/frontend@0.1.0#list-from";
+    let from = [Val::U32(2)];
+    let want = reference.call(list_from, &from)?;
+    let got = traced.call(list_from, &from)?;
+    assert!(
+        all_same(&want, &got),
+        "plain {want:?}, instrumented {got:?}"
+    );
+    let Val::List(lines) = &got[0] else {
+        panic!("{got:?}")
+    };
+    assert_eq!(lines.len(), 4, "bread, cheese, x, y: {got:?}");
+    let hop = |method: &str| {
+        let name = format!("nebula:fixtures/backend#cursor.{method}");
+        format!("  {name} Client\n    {name} Server\n      {name} Client\n        {name} Server\n")
+    };
+    assert_eq!(
+        tree(&traced.take_spans()),
+        format!(
+            "nebula:fixtures/frontend#list-from Server\n{}{}",
+            hop("new"),
+            hop("next").repeat(5)
+        )
+    );
     assert!(traced.otel().stack().is_empty());
     Ok(())
 }
