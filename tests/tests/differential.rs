@@ -52,6 +52,11 @@ fn differential(path: &str) -> Result<usize> {
     assert_eq!(names(&plain), names(&traced), "export names differ");
     let mut calls = 0;
     for export in exports {
+        // Resource constructors and methods hand out and take handles,
+        // which compare by identity: `resources.rs` checks them.
+        if export.name.contains("#[") {
+            continue;
+        }
         for args in arg_combinations(&export.param_types()) {
             let want = plain.call(&export.name, &args)?;
             let got = traced.call(&export.name, &args)?;
