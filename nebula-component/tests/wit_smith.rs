@@ -306,6 +306,23 @@ fn random_compositions_instrument_inside_and_keep_their_exports() {
             items(&out.component),
             "seed {seed}, world `{name}` composed: exports differ"
         );
+        // The output imports what the input does, plus the span runtime's
+        // interfaces.
+        let (before, after) = (common::imports(&input), common::imports(&out.component));
+        for name in &before {
+            assert!(
+                after.contains(name),
+                "seed {seed}: import `{name}` lost: {after:?}"
+            );
+        }
+        for name in after.iter().filter(|n| !before.contains(n)) {
+            assert!(
+                ["wasi:otel/", "wasi:clocks/wall-clock", "wasi:random/random"]
+                    .iter()
+                    .any(|p| name.starts_with(p)),
+                "seed {seed}: unexpected import `{name}`"
+            );
+        }
         if !out.report.components.is_empty() {
             assert_eq!(
                 out.report.components.len(),
