@@ -37,6 +37,17 @@ enum Source {
     Alias(Box<Source>, String),
 }
 
+impl Source {
+    /// Whether this is (part of) one of the composition's imports.
+    fn is_import(&self) -> bool {
+        match self {
+            Source::Import(_) => true,
+            Source::Instance(_) => false,
+            Source::Alias(of, _) => of.is_import(),
+        }
+    }
+}
+
 /// One instance of an inner component.
 #[derive(Debug)]
 struct Instantiation {
@@ -186,7 +197,9 @@ impl Composition {
                     for export in reader {
                         let export = export.ok()?;
                         let source = spaces.get(export.kind, export.index)?;
-                        if export.name.implements.is_some() {
+                        if export.name.implements.is_some() || source.is_import() {
+                            // Labels, and imports passed straight through:
+                            // the outer boundary only.
                             return None;
                         }
                         // An export is also a new index for what it exports.

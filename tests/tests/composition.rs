@@ -57,14 +57,10 @@ fn a_composition_is_instrumented_inside() -> Result<()> {
     };
     let out = instrument(&plain, &outer_only)?;
     assert!(out.report.components.is_empty());
-    let mut runner = Runner::new(&out.component)?;
-    runner.call(
-        "nebula:fixtures/frontend@0.1.0#describe",
-        &[ids(&[1, 42, 2])],
-    )?;
-    let events = runner.take_spans();
-    let names: Vec<_> = ended(&events).iter().map(|s| s.name.clone()).collect();
-    assert_eq!(names, ["nebula:fixtures/frontend#describe"]);
+    assert_eq!(
+        describe_spans(&out.component)?,
+        ["nebula:fixtures/frontend#describe"]
+    );
 
     // Filters select inner boundaries: no client spans for `lookup`.
     let no_lookup = Options {
@@ -72,15 +68,22 @@ fn a_composition_is_instrumented_inside() -> Result<()> {
         ..Options::default()
     };
     let out = instrument(&plain, &no_lookup)?;
-    let mut runner = Runner::new(&out.component)?;
+    assert_eq!(
+        describe_spans(&out.component)?,
+        ["nebula:fixtures/frontend#describe"]
+    );
+    Ok(())
+}
+
+/// The names of the spans one `describe` call of `component` ends.
+fn describe_spans(component: &[u8]) -> Result<Vec<String>> {
+    let mut runner = Runner::new(component)?;
     runner.call(
         "nebula:fixtures/frontend@0.1.0#describe",
         &[ids(&[1, 42, 2])],
     )?;
     let events = runner.take_spans();
-    let names: Vec<_> = ended(&events).iter().map(|s| s.name.clone()).collect();
-    assert_eq!(names, ["nebula:fixtures/frontend#describe"]);
-    Ok(())
+    Ok(ended(&events).iter().map(|s| s.name.clone()).collect())
 }
 
 /// The span tree of `events` as indented `name kind` lines, children in
