@@ -19,7 +19,8 @@
 //! Two shapes of imports `wac-graph` 0.12 cannot encode as they are get
 //! hidden from it and restored in its output: top-level imports taking
 //! `borrow` handles ([`borrows`]) and interfaces imported under more than
-//! one name ([`labels`]).
+//! one name ([`labels`]). Labelled exports (`export x: ns:pkg/i;`) get
+//! their `(implements "…")` back the same way ([`labels`]).
 
 mod borrows;
 mod labels;
@@ -64,7 +65,8 @@ pub fn compose(
         .map(|pkg| graph[pkg].ty())
         .collect();
     let hidden = borrows::hide(graph.types_mut(), &worlds);
-    let labels = labels::hide(graph.types_mut(), &worlds);
+    let mut labels = labels::hide(graph.types_mut(), &worlds);
+    labels.keep_exports(target)?;
 
     let wrapped = |side| -> HashSet<&str> {
         plan.wrapped(side)

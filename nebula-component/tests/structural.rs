@@ -398,3 +398,42 @@ fn passed_through_anonymous_export_keeps_its_use_of_an_export() {
         out.report.skipped
     );
 }
+
+#[test]
+fn labelled_export_keeps_the_interface_it_implements() {
+    // `wac-graph` 0.12 encodes the composition's exports by name alone: the
+    // label `x` would lose its `(implements "a:b/host")` and `api`, which
+    // uses `host`'s types, would no longer name the interface `x` is.
+    let input = component(
+        r#"
+        package a:b;
+        interface host {
+            flags perms { read, write }
+            record pair { a: u32, b: string }
+            get: func(p: pair) -> u32;
+        }
+        interface api {
+            use host.{perms};
+            work: func(p: perms) -> u32;
+        }
+        world w {
+            import host;
+            export x: host;
+            export api;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    let exported = exports(&out.component);
+    assert_eq!(exports(&input), exported);
+    assert!(
+        exported.iter().any(|(name, _)| name == "x: a:b/host"),
+        "{exported:#?}"
+    );
+    let mut spans: Vec<_> = out.report.wrapped.iter().map(|w| &w.span_name).collect();
+    spans.sort();
+    assert_eq!(spans, ["a:b/api#work", "x#get"]);
+}

@@ -4,7 +4,11 @@
 //! validate and export exactly the same items with the same types.
 //!
 //! Seeds run until `NEBULA_SMITH_CASES` worlds (default 500) got at least
-//! one span; `NEBULA_SMITH_SEED` sets the first seed, to replay a failure.
+//! one span; `NEBULA_SMITH_SEED` sets the first seed, to replay a failure,
+//! and `NEBULA_SMITH_SEEDS` caps how many seeds run (`1` replays exactly
+//! one). `NEBULA_SMITH_KEEP_GOING` turns failures (panics included) into a
+//! list printed at the end, for sweeps; `NEBULA_SMITH_TRACE` writes each
+//! world's WIT and the input and output components under `/tmp/smith-*`.
 
 mod common;
 
@@ -73,9 +77,12 @@ struct Tally {
 fn random_worlds_instrument_and_keep_their_exports() {
     let cases = env_or("NEBULA_SMITH_CASES", 500) as usize;
     let first = env_or("NEBULA_SMITH_SEED", 0);
+    let seeds = env_or("NEBULA_SMITH_SEEDS", u64::MAX);
+    let keep_going = std::env::var_os("NEBULA_SMITH_KEEP_GOING").is_some();
     let mut tally = Tally::default();
+    let mut failures = Vec::new();
     for seed in first.. {
-        if tally.worlds_with_spans >= cases {
+        if tally.worlds_with_spans >= cases || seed - first >= seeds {
             break;
         }
         assert!(
@@ -122,20 +129,44 @@ fn random_worlds_instrument_and_keep_their_exports() {
                     .collect();
                 printer.print(&resolve, package, &nested).unwrap();
                 std::fs::write("/tmp/smith-input.wit", printer.output.to_string()).unwrap();
+                std::fs::write("/tmp/smith-input.wasm", &input).unwrap();
             }
             // Every shape instruments: what cannot be wrapped passes through
             // (listed in the report), and no error is expected, not even
             // `unsupported`.
-            let out = instrument(&input, &Options::default())
-                .unwrap_or_else(|e| panic!("seed {seed}, world `{name}`: {e}"));
-            wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-                .validate_all(&out.component)
-                .unwrap_or_else(|e| panic!("seed {seed}, world `{name}`: output invalid: {e}"));
-            assert_eq!(
-                common::exports(&input),
-                common::exports(&out.component),
-                "seed {seed}, world `{name}`: exports differ"
-            );
+            let check = || {
+                let out = instrument(&input, &Options::default())
+                    .unwrap_or_else(|e| panic!("seed {seed}, world `{name}`: {e}"));
+                if std::env::var_os("NEBULA_SMITH_TRACE").is_some() {
+                    std::fs::write("/tmp/smith-output.wasm", &out.component).unwrap();
+                }
+                wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+                    .validate_all(&out.component)
+                    .unwrap_or_else(|e| panic!("seed {seed}, world `{name}`: output invalid: {e}"));
+                assert_eq!(
+                    common::exports(&input),
+                    common::exports(&out.component),
+                    "seed {seed}, world `{name}`: exports differ"
+                );
+                out
+            };
+            let out = if keep_going {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
+                    Ok(out) => out,
+                    Err(payload) => {
+                        let message = payload
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        let first_line = message.lines().next().unwrap_or_default().to_string();
+                        failures.push(format!("seed {seed}, world `{name}`: {first_line}"));
+                        continue;
+                    }
+                }
+            } else {
+                check()
+            };
             tally.functions_wrapped += out.report.wrapped.len();
             tally.worlds_with_spans += usize::from(!out.report.wrapped.is_empty());
             for skipped in &out.report.skipped {
@@ -146,4 +177,8 @@ fn random_worlds_instrument_and_keep_their_exports() {
         }
     }
     println!("wit-smith: {tally:#?}");
+    for failure in &failures {
+        println!("FAILED {failure}");
+    }
+    assert!(failures.is_empty(), "{} worlds failed", failures.len());
 }
