@@ -20,14 +20,17 @@
 //! hidden from it and restored in its output: top-level imports taking
 //! `borrow` handles ([`borrows`]) and interfaces imported under more than
 //! one name ([`labels`]). Labelled exports (`export x: ns:pkg/i;`) get
-//! their `(implements "…")` back the same way ([`labels`]).
+//! their `(implements "…")` back the same way ([`labels`]), and world-level
+//! types holding handles to an imported interface's resources are taken
+//! from that interface and imported again afterwards ([`world_types`]).
 
 mod borrows;
 mod labels;
+mod world_types;
 
 use std::collections::{HashMap, HashSet};
 
-use wac_graph::types::Package;
+use wac_graph::types::{ItemKind, Package, Type};
 use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
 
 use crate::Direction;
@@ -79,7 +82,18 @@ pub fn compose(
     // Host imports the target takes directly are declared with the target's
     // view of them first: a proxy imports only the part it uses, and the
     // node must offer everything.
-    let mut wiring = Wiring::default();
+    let mut wiring = Wiring {
+        resources: worlds
+            .iter()
+            .flat_map(|w| graph.types()[*w].imports.values())
+            .filter_map(|kind| match kind {
+                ItemKind::Type(Type::Resource(r)) => Some(graph.types()[*r].name.clone()),
+                _ => None,
+            })
+            .collect(),
+        world_types: world_types::sources(target)?,
+        ..Wiring::default()
+    };
     let target_imports = package_imports(&graph, target_pkg);
     for (name, kind) in &target_imports {
         if import_pkg.is_none() || !wrapped_imports.contains(name.as_str()) {
@@ -161,6 +175,7 @@ pub fn compose(
         })
         .map_err(|e| Error::internal("encoding the composition", e))?;
     let bytes = labels.restore(hidden.restore(graph.types(), bytes)?)?;
+    let bytes = wiring.aliased.restore(bytes)?;
     wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
         .validate_all(&bytes)
         .map_err(|e| Error::internal("the composed component does not validate", e))?;
@@ -171,6 +186,13 @@ pub fn compose(
 #[derive(Default)]
 struct Wiring {
     imports: HashMap<String, NodeId>,
+    /// The target's world-level types taken from its imported instances
+    /// (see [`world_types::sources`]).
+    world_types: HashMap<String, (String, String)>,
+    /// The resource names of the top-level resource imports.
+    resources: Vec<String>,
+    /// Type imports taken from an instance import instead.
+    aliased: world_types::Aliased,
 }
 
 impl Wiring {
@@ -178,16 +200,42 @@ impl Wiring {
         &mut self,
         graph: &mut CompositionGraph,
         name: &str,
-        kind: wac_graph::types::ItemKind,
+        kind: ItemKind,
     ) -> Result<NodeId, Error> {
         if let Some(node) = self.imports.get(name) {
             return Ok(*node);
         }
-        let node = graph
-            .import(name, kind)
-            .map_err(|e| Error::internal(&format!("importing `{name}`"), e))?;
+        let aliasable = world_types::aliasable(
+            graph.types(),
+            name,
+            kind,
+            &self.world_types,
+            &self.resources,
+        )?;
+        let node = match aliasable {
+            Some((instance, export)) => {
+                let source = self.import_of(&instance, name)?;
+                let node = self.alias(graph, source, &export)?;
+                self.aliased.push(name, &instance, &export);
+                node
+            }
+            None => graph
+                .import(name, kind)
+                .map_err(|e| Error::internal(&format!("importing `{name}`"), e))?,
+        };
         self.imports.insert(name.to_string(), node);
         Ok(node)
+    }
+
+    /// The node of the instance import `instance`, which the type import
+    /// `user` is taken from.
+    fn import_of(&self, instance: &str, user: &str) -> Result<NodeId, Error> {
+        self.imports.get(instance).copied().ok_or_else(|| {
+            Error::Internal(format!(
+                "the world-level type `{user}` is taken from `{instance}`, which the \
+                 composition does not import before it"
+            ))
+        })
     }
 
     fn alias(

@@ -437,3 +437,33 @@ fn labelled_export_keeps_the_interface_it_implements() {
     spans.sort();
     assert_eq!(spans, ["a:b/api#work", "x#get"]);
 }
+
+#[test]
+fn world_type_with_an_imported_resource_handle_is_kept() {
+    // A world-level `use` of a type holding a handle to a resource of an
+    // imported interface: `wac-graph` 0.12 would encode the type import as
+    // a local definition and fail to find the resource (a panic).
+    let input = component(
+        r#"
+        package a:b;
+        interface res {
+            resource r { get: func() -> u32; }
+            record holder { h: r, n: u32 }
+        }
+        interface api { work: func(n: u32) -> u32; }
+        world w {
+            import res;
+            use res.{holder};
+            export api;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    assert_eq!(exports(&input), exports(&out.component));
+    assert_imports_kept(&input, &out.component);
+    let spans: Vec<_> = out.report.wrapped.iter().map(|w| &w.span_name).collect();
+    assert_eq!(spans, ["a:b/api#work"]);
+}

@@ -128,8 +128,12 @@ fn random_worlds_instrument_and_keep_their_exports() {
                     .filter(|id| *id != package)
                     .collect();
                 printer.print(&resolve, package, &nested).unwrap();
-                std::fs::write("/tmp/smith-input.wit", printer.output.to_string()).unwrap();
-                std::fs::write("/tmp/smith-input.wasm", &input).unwrap();
+                std::fs::write(
+                    format!("/tmp/smith-input-{name}.wit"),
+                    printer.output.to_string(),
+                )
+                .unwrap();
+                std::fs::write(format!("/tmp/smith-input-{name}.wasm"), &input).unwrap();
             }
             // Every shape instruments: what cannot be wrapped passes through
             // (listed in the report), and no error is expected, not even
@@ -138,7 +142,8 @@ fn random_worlds_instrument_and_keep_their_exports() {
                 let out = instrument(&input, &Options::default())
                     .unwrap_or_else(|e| panic!("seed {seed}, world `{name}`: {e}"));
                 if std::env::var_os("NEBULA_SMITH_TRACE").is_some() {
-                    std::fs::write("/tmp/smith-output.wasm", &out.component).unwrap();
+                    std::fs::write(format!("/tmp/smith-output-{name}.wasm"), &out.component)
+                        .unwrap();
                 }
                 wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
                     .validate_all(&out.component)
