@@ -23,9 +23,11 @@
 //! their `(implements "…")` back the same way ([`labels`]), and world-level
 //! types holding handles to an imported interface's resources are taken
 //! from that interface and imported again afterwards ([`world_types`]).
+//! Chains of `use` that `wac-types` flattens are linked again ([`uses`]).
 
 mod borrows;
 mod labels;
+mod uses;
 mod world_types;
 
 use std::collections::{HashMap, HashSet};
@@ -70,6 +72,7 @@ pub fn compose(
     let hidden = borrows::hide(graph.types_mut(), &worlds);
     let mut labels = labels::hide(graph.types_mut(), &worlds);
     labels.keep_exports(target)?;
+    uses::relink(graph.types_mut(), &worlds, &plan.resolve);
 
     let wrapped = |side| -> HashSet<&str> {
         plan.wrapped(side)

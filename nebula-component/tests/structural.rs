@@ -467,3 +467,33 @@ fn world_type_with_an_imported_resource_handle_is_kept() {
     let spans: Vec<_> = out.report.wrapped.iter().map(|w| &w.span_name).collect();
     assert_eq!(spans, ["a:b/api#work"]);
 }
+
+#[test]
+fn use_chains_keep_their_middle_interface() {
+    // `wac-types` 0.12 credits `mid`'s and `top`'s `use` of `kind` to
+    // `base`, which defines it: the output's `top` would `use base.{kind}`,
+    // and so would the label `x` implementing it.
+    let input = component(
+        r#"
+        package a:b;
+        interface base { enum kind { a, b } }
+        interface mid { use base.{kind}; }
+        interface top {
+            use mid.{kind};
+            get: func(k: kind) -> u32;
+        }
+        world w {
+            import top;
+            export x: top;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    let exported = exports(&out.component);
+    assert_eq!(exports(&input), exported);
+    assert!(exported[0].1.contains("use mid.{kind};"), "{exported:#?}");
+    assert_imports_kept(&input, &out.component);
+}
