@@ -82,9 +82,9 @@ pub fn compose(
     let (wrapped_imports, wrapped_exports) =
         (wrapped(Direction::Import), wrapped(Direction::Export));
 
-    // Host imports the target takes directly are declared with the target's
-    // view of them first: a proxy imports only the part it uses, and the
-    // node must offer everything.
+    // Host imports are declared with the target's view of them first, the
+    // wrapped ones too: a proxy imports only the part it uses (in the order
+    // it uses it), and the output must import what the input imports.
     let mut wiring = Wiring {
         resources: worlds
             .iter()
@@ -99,9 +99,7 @@ pub fn compose(
     };
     let target_imports = package_imports(&graph, target_pkg);
     for (name, kind) in &target_imports {
-        if import_pkg.is_none() || !wrapped_imports.contains(name.as_str()) {
-            wiring.import(&mut graph, name, *kind)?;
-        }
+        wiring.import(&mut graph, name, *kind)?;
     }
     let import_node = match import_pkg {
         Some(pkg) => {

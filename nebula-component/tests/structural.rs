@@ -497,3 +497,34 @@ fn use_chains_keep_their_middle_interface() {
     assert!(exported[0].1.contains("use mid.{kind};"), "{exported:#?}");
     assert_imports_kept(&input, &out.component);
 }
+
+#[test]
+fn wrapped_import_keeps_the_targets_view() {
+    // A proxy imports `api` with its types in the order its functions use
+    // them; were the host import of the wrapped `api` declared with that
+    // view, `api` (imported and exported) would list `second` first.
+    let input = component(
+        r#"
+        package a:b;
+        interface api {
+            type first = option<f64>;
+            type second = list<bool>;
+            f: func(x: tuple<second, first>) -> u32;
+        }
+        world w {
+            import api;
+            use api.{first};
+            export api;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    assert_eq!(exports(&input), exports(&out.component));
+    assert_imports_kept(&input, &out.component);
+    let mut spans: Vec<_> = out.report.wrapped.iter().map(|w| &w.span_name).collect();
+    spans.sort();
+    assert_eq!(spans, ["a:b/api#f", "a:b/api#f"]);
+}
