@@ -528,3 +528,38 @@ fn wrapped_import_keeps_the_targets_view() {
     spans.sort();
     assert_eq!(spans, ["a:b/api#f", "a:b/api#f"]);
 }
+
+#[test]
+fn export_using_a_resource_of_an_interface_imported_and_exported_passes_through() {
+    // `make` returns the world-level `k`, the imported `res`'s resource; a
+    // proxy's world would take `res` from the target's export instead, and
+    // the composition would not validate.
+    let input = component(
+        r#"
+        package a:b;
+        interface res {
+            resource r;
+            f: func();
+        }
+        world w {
+            import res;
+            use res.{r as k};
+            export make: func() -> k;
+            export res;
+            export other: func(n: u32) -> u32;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    assert_eq!(exports(&input), exports(&out.component));
+    assert_imports_kept(&input, &out.component);
+    assert!(
+        out.report.skipped.iter().any(|s| s.starts_with("`make`: ")),
+        "{:#?}",
+        out.report.skipped
+    );
+    assert!(out.report.wrapped.iter().any(|w| w.span_name == "other"));
+}
