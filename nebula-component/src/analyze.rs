@@ -7,6 +7,8 @@
 //!   whose resources an import that cannot be wrapped uses;
 //! - component-model async functions, futures, streams, maps and
 //!   fixed-length lists;
+//! - exported functions using a world-level type that holds a resource of
+//!   an interface the component both imports and exports;
 //! - `wasi:otel` itself, which is never wrapped.
 
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
@@ -113,6 +115,10 @@ impl Plan {
                              and export"
                         .into(),
                 }
+            } else if let WorldItem::Function(func) = item
+                && let Some(reason) = ambiguous_world_type(&resolve, world, func)
+            {
+                Treatment::PassThrough { reason }
             } else {
                 plan_item(&resolve, key, item, Direction::Export, options)
             };
@@ -525,6 +531,66 @@ fn type_unused_by_functions(resolve: &Resolve, id: InterfaceId) -> Option<&str> 
         .iter()
         .find(|(_, t)| !used.contains(*t))
         .map(|(name, _)| name.as_str())
+}
+
+/// Why exported `func` cannot go through the export proxy when its
+/// signature reaches a world-level type (`use i.{r as k};`) holding a
+/// resource of an interface the world both imports and exports: the
+/// proxy's world would take `i` from the target's export, the target's `k`
+/// is the import's.
+fn ambiguous_world_type(resolve: &Resolve, world: WorldId, func: &Function) -> Option<String> {
+    let w = &resolve.worlds[world];
+    let both = |id: InterfaceId| {
+        let key = WorldKey::Interface(id);
+        w.imports.contains_key(&key) && w.exports.contains_key(&key)
+    };
+    let mut stack: Vec<Type> = func
+        .params
+        .iter()
+        .map(|p| p.ty)
+        .chain(func.result)
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(ty) = stack.pop() {
+        let Type::Id(t) = ty else { continue };
+        if !seen.insert(t) {
+            continue;
+        }
+        let def = &resolve.types[t];
+        if let (wit_parser::TypeOwner::World(_), TypeDefKind::Type(Type::Id(used))) =
+            (def.owner, &def.kind)
+            && let wit_parser::TypeOwner::Interface(owner) = resolve.types[*used].owner
+            && both(owner)
+            && reaches_resource(resolve, Type::Id(*used))
+        {
+            return Some(format!(
+                "uses the world-level type `{}`, which holds a resource of `{}`, an interface \
+                 the component both imports and exports (a proxy would take it from the export)",
+                def.name.as_deref().unwrap_or_default(),
+                resolve.id_of(owner).unwrap_or_default()
+            ));
+        }
+        stack.extend(crate::wit_walk::children(&def.kind));
+    }
+    None
+}
+
+/// Whether `ty` is or holds a resource (or a handle to one).
+fn reaches_resource(resolve: &Resolve, ty: Type) -> bool {
+    let mut stack = vec![ty];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(ty) = stack.pop() {
+        let Type::Id(t) = ty else { continue };
+        if !seen.insert(t) {
+            continue;
+        }
+        let kind = &resolve.types[t].kind;
+        if matches!(kind, TypeDefKind::Resource | TypeDefKind::Handle(_)) {
+            return true;
+        }
+        stack.extend(crate::wit_walk::children(kind));
+    }
+    false
 }
 
 /// Whether `func`'s signature reaches a type defined at world level.

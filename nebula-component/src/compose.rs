@@ -19,14 +19,20 @@
 //! Two shapes of imports `wac-graph` 0.12 cannot encode as they are get
 //! hidden from it and restored in its output: top-level imports taking
 //! `borrow` handles ([`borrows`]) and interfaces imported under more than
-//! one name ([`labels`]).
+//! one name ([`labels`]). Labelled exports (`export x: ns:pkg/i;`) get
+//! their `(implements "…")` back the same way ([`labels`]), and world-level
+//! types holding handles to an imported interface's resources are taken
+//! from that interface and imported again afterwards ([`world_types`]).
+//! Chains of `use` that `wac-types` flattens are linked again ([`uses`]).
 
 mod borrows;
 mod labels;
+mod uses;
+mod world_types;
 
 use std::collections::{HashMap, HashSet};
 
-use wac_graph::types::Package;
+use wac_graph::types::{ItemKind, Package, Type};
 use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
 
 use crate::Direction;
@@ -64,7 +70,9 @@ pub fn compose(
         .map(|pkg| graph[pkg].ty())
         .collect();
     let hidden = borrows::hide(graph.types_mut(), &worlds);
-    let labels = labels::hide(graph.types_mut(), &worlds);
+    let mut labels = labels::hide(graph.types_mut(), &worlds);
+    labels.keep_exports(target)?;
+    uses::relink(graph.types_mut(), &worlds, &plan.resolve);
 
     let wrapped = |side| -> HashSet<&str> {
         plan.wrapped(side)
@@ -74,15 +82,24 @@ pub fn compose(
     let (wrapped_imports, wrapped_exports) =
         (wrapped(Direction::Import), wrapped(Direction::Export));
 
-    // Host imports the target takes directly are declared with the target's
-    // view of them first: a proxy imports only the part it uses, and the
-    // node must offer everything.
-    let mut wiring = Wiring::default();
+    // Host imports are declared with the target's view of them first, the
+    // wrapped ones too: a proxy imports only the part it uses (in the order
+    // it uses it), and the output must import what the input imports.
+    let mut wiring = Wiring {
+        resources: worlds
+            .iter()
+            .flat_map(|w| graph.types()[*w].imports.values())
+            .filter_map(|kind| match kind {
+                ItemKind::Type(Type::Resource(r)) => Some(graph.types()[*r].name.clone()),
+                _ => None,
+            })
+            .collect(),
+        world_types: world_types::sources(target)?,
+        ..Wiring::default()
+    };
     let target_imports = package_imports(&graph, target_pkg);
     for (name, kind) in &target_imports {
-        if import_pkg.is_none() || !wrapped_imports.contains(name.as_str()) {
-            wiring.import(&mut graph, name, *kind)?;
-        }
+        wiring.import(&mut graph, name, *kind)?;
     }
     let import_node = match import_pkg {
         Some(pkg) => {
@@ -159,6 +176,7 @@ pub fn compose(
         })
         .map_err(|e| Error::internal("encoding the composition", e))?;
     let bytes = labels.restore(hidden.restore(graph.types(), bytes)?)?;
+    let bytes = wiring.aliased.restore(bytes)?;
     validate(&bytes)?;
     Ok(bytes)
 }
@@ -175,6 +193,13 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<(), Error> {
 #[derive(Default)]
 struct Wiring {
     imports: HashMap<String, NodeId>,
+    /// The target's world-level types taken from its imported instances
+    /// (see [`world_types::sources`]).
+    world_types: HashMap<String, (String, String)>,
+    /// The resource names of the top-level resource imports.
+    resources: Vec<String>,
+    /// Type imports taken from an instance import instead.
+    aliased: world_types::Aliased,
 }
 
 impl Wiring {
@@ -182,16 +207,42 @@ impl Wiring {
         &mut self,
         graph: &mut CompositionGraph,
         name: &str,
-        kind: wac_graph::types::ItemKind,
+        kind: ItemKind,
     ) -> Result<NodeId, Error> {
         if let Some(node) = self.imports.get(name) {
             return Ok(*node);
         }
-        let node = graph
-            .import(name, kind)
-            .map_err(|e| Error::internal(&format!("importing `{name}`"), e))?;
+        let aliasable = world_types::aliasable(
+            graph.types(),
+            name,
+            kind,
+            &self.world_types,
+            &self.resources,
+        )?;
+        let node = match aliasable {
+            Some((instance, export)) => {
+                let source = self.import_of(&instance, name)?;
+                let node = self.alias(graph, source, &export)?;
+                self.aliased.push(name, &instance, &export);
+                node
+            }
+            None => graph
+                .import(name, kind)
+                .map_err(|e| Error::internal(&format!("importing `{name}`"), e))?,
+        };
         self.imports.insert(name.to_string(), node);
         Ok(node)
+    }
+
+    /// The node of the instance import `instance`, which the type import
+    /// `user` is taken from.
+    fn import_of(&self, instance: &str, user: &str) -> Result<NodeId, Error> {
+        self.imports.get(instance).copied().ok_or_else(|| {
+            Error::Internal(format!(
+                "the world-level type `{user}` is taken from `{instance}`, which the \
+                 composition does not import before it"
+            ))
+        })
     }
 
     fn alias(

@@ -399,6 +399,171 @@ fn passed_through_anonymous_export_keeps_its_use_of_an_export() {
     );
 }
 
+#[test]
+fn labelled_export_keeps_the_interface_it_implements() {
+    // `wac-graph` 0.12 encodes the composition's exports by name alone: the
+    // label `x` would lose its `(implements "a:b/host")` and `api`, which
+    // uses `host`'s types, would no longer name the interface `x` is.
+    let input = component(
+        r#"
+        package a:b;
+        interface host {
+            flags perms { read, write }
+            record pair { a: u32, b: string }
+            get: func(p: pair) -> u32;
+        }
+        interface api {
+            use host.{perms};
+            work: func(p: perms) -> u32;
+        }
+        world w {
+            import host;
+            export x: host;
+            export api;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    let exported = exports(&out.component);
+    assert_eq!(exports(&input), exported);
+    assert!(
+        exported.iter().any(|(name, _)| name == "x: a:b/host"),
+        "{exported:#?}"
+    );
+    let mut spans: Vec<_> = out.report.wrapped.iter().map(|w| &w.span_name).collect();
+    spans.sort();
+    assert_eq!(spans, ["a:b/api#work", "x#get"]);
+}
+
+#[test]
+fn world_type_with_an_imported_resource_handle_is_kept() {
+    // A world-level `use` of a type holding a handle to a resource of an
+    // imported interface: `wac-graph` 0.12 would encode the type import as
+    // a local definition and fail to find the resource (a panic).
+    let input = component(
+        r#"
+        package a:b;
+        interface res {
+            resource r { get: func() -> u32; }
+            record holder { h: r, n: u32 }
+        }
+        interface api { work: func(n: u32) -> u32; }
+        world w {
+            import res;
+            use res.{holder};
+            export api;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    assert_eq!(exports(&input), exports(&out.component));
+    assert_imports_kept(&input, &out.component);
+    let spans: Vec<_> = out.report.wrapped.iter().map(|w| &w.span_name).collect();
+    assert_eq!(spans, ["a:b/api#work"]);
+}
+
+#[test]
+fn use_chains_keep_their_middle_interface() {
+    // `wac-types` 0.12 credits `mid`'s and `top`'s `use` of `kind` to
+    // `base`, which defines it: the output's `top` would `use base.{kind}`,
+    // and so would the label `x` implementing it.
+    let input = component(
+        r#"
+        package a:b;
+        interface base { enum kind { a, b } }
+        interface mid { use base.{kind}; }
+        interface top {
+            use mid.{kind};
+            get: func(k: kind) -> u32;
+        }
+        world w {
+            import top;
+            export x: top;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    let exported = exports(&out.component);
+    assert_eq!(exports(&input), exported);
+    assert!(exported[0].1.contains("use mid.{kind};"), "{exported:#?}");
+    assert_imports_kept(&input, &out.component);
+}
+
+#[test]
+fn wrapped_import_keeps_the_targets_view() {
+    // A proxy imports `api` with its types in the order its functions use
+    // them; were the host import of the wrapped `api` declared with that
+    // view, `api` (imported and exported) would list `second` first.
+    let input = component(
+        r#"
+        package a:b;
+        interface api {
+            type first = option<f64>;
+            type second = list<bool>;
+            f: func(x: tuple<second, first>) -> u32;
+        }
+        world w {
+            import api;
+            use api.{first};
+            export api;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    assert_eq!(exports(&input), exports(&out.component));
+    assert_imports_kept(&input, &out.component);
+    let mut spans: Vec<_> = out.report.wrapped.iter().map(|w| &w.span_name).collect();
+    spans.sort();
+    assert_eq!(spans, ["a:b/api#f", "a:b/api#f"]);
+}
+
+#[test]
+fn export_using_a_resource_of_an_interface_imported_and_exported_passes_through() {
+    // `make` returns the world-level `k`, the imported `res`'s resource; a
+    // proxy's world would take `res` from the target's export instead, and
+    // the composition would not validate.
+    let input = component(
+        r#"
+        package a:b;
+        interface res {
+            resource r;
+            f: func();
+        }
+        world w {
+            import res;
+            use res.{r as k};
+            export make: func() -> k;
+            export res;
+            export other: func(n: u32) -> u32;
+        }
+        "#,
+    );
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    wasmparser::Validator::new()
+        .validate_all(&out.component)
+        .expect("output validates");
+    assert_eq!(exports(&input), exports(&out.component));
+    assert_imports_kept(&input, &out.component);
+    assert!(
+        out.report.skipped.iter().any(|s| s.starts_with("`make`: ")),
+        "{:#?}",
+        out.report.skipped
+    );
+    assert!(out.report.wrapped.iter().any(|w| w.span_name == "other"));
+}
+
 /// The span names `options` selects in a component that imports a custom
 /// interface and a chatty WASI one and exports an interface.
 fn selected_spans(options: &Options) -> Vec<(String, Direction)> {

@@ -4,7 +4,11 @@
 //! validate and export exactly the same items with the same types.
 //!
 //! Seeds run until `NEBULA_SMITH_CASES` worlds (default 500) got at least
-//! one span; `NEBULA_SMITH_SEED` sets the first seed, to replay a failure.
+//! one span; `NEBULA_SMITH_SEED` sets the first seed, to replay a failure,
+//! and `NEBULA_SMITH_SEEDS` caps how many seeds run (`1` replays exactly
+//! one). `NEBULA_SMITH_KEEP_GOING` turns failures (panics included) into a
+//! list printed at the end, for sweeps; `NEBULA_SMITH_TRACE` writes each
+//! world's WIT and the input and output components under `/tmp/smith-*`.
 
 mod common;
 
@@ -86,7 +90,8 @@ fn for_each_world(
     not_generated: &mut usize,
     mut each: impl FnMut(Generated<'_>) -> bool,
 ) {
-    for seed in first.. {
+    let seeds = env_or("NEBULA_SMITH_SEEDS", u64::MAX);
+    for seed in (first..).take_while(|s| s - first < seeds) {
         let data = bytes_for(seed, 8192);
         let mut u = Unstructured::new(&data);
         let Ok(mut config) = wit_smith::Config::arbitrary(&mut u) else {
@@ -129,7 +134,10 @@ fn for_each_world(
 fn random_worlds_instrument_and_keep_their_exports() {
     let cases = env_or("NEBULA_SMITH_CASES", 500) as usize;
     let first = env_or("NEBULA_SMITH_SEED", 0);
+    let keep_going = std::env::var_os("NEBULA_SMITH_KEEP_GOING").is_some();
+    let trace = std::env::var_os("NEBULA_SMITH_TRACE").is_some();
     let mut tally = Tally::default();
+    let mut failures = Vec::new();
     let mut not_generated = 0;
     for_each_world(first, &mut not_generated, |g| {
         let (seed, name, resolve, package) = (g.seed, g.name, g.resolve, g.package);
@@ -142,7 +150,7 @@ fn random_worlds_instrument_and_keep_their_exports() {
             return true;
         };
         tally.worlds += 1;
-        if std::env::var_os("NEBULA_SMITH_TRACE").is_some() {
+        if trace {
             eprintln!("seed {seed}, world `{name}`");
             let mut printer = wit_component::WitPrinter::default();
             let nested: Vec<_> = resolve
@@ -152,21 +160,49 @@ fn random_worlds_instrument_and_keep_their_exports() {
                 .filter(|id| *id != package)
                 .collect();
             printer.print(resolve, package, &nested).unwrap();
-            std::fs::write("/tmp/smith-input.wit", printer.output.to_string()).unwrap();
+            std::fs::write(
+                format!("/tmp/smith-input-{name}.wit"),
+                printer.output.to_string(),
+            )
+            .unwrap();
+            std::fs::write(format!("/tmp/smith-input-{name}.wasm"), &input).unwrap();
         }
         // Every shape instruments: what cannot be wrapped passes through
         // (listed in the report), and no error is expected, not even
         // `unsupported`.
-        let out = instrument(&input, &Options::default())
-            .unwrap_or_else(|e| panic!("seed {seed}, world `{name}`: {e}"));
-        wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-            .validate_all(&out.component)
-            .unwrap_or_else(|e| panic!("seed {seed}, world `{name}`: output invalid: {e}"));
-        assert_eq!(
-            common::exports(&input),
-            common::exports(&out.component),
-            "seed {seed}, world `{name}`: exports differ"
-        );
+        let check = || {
+            let out = instrument(&input, &Options::default())
+                .unwrap_or_else(|e| panic!("seed {seed}, world `{name}`: {e}"));
+            if trace {
+                std::fs::write(format!("/tmp/smith-output-{name}.wasm"), &out.component).unwrap();
+            }
+            wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+                .validate_all(&out.component)
+                .unwrap_or_else(|e| panic!("seed {seed}, world `{name}`: output invalid: {e}"));
+            assert_eq!(
+                common::exports(&input),
+                common::exports(&out.component),
+                "seed {seed}, world `{name}`: exports differ"
+            );
+            out
+        };
+        let out = if keep_going {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
+                Ok(out) => out,
+                Err(payload) => {
+                    let message = payload
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    let first_line = message.lines().next().unwrap_or_default().to_string();
+                    failures.push(format!("seed {seed}, world `{name}`: {first_line}"));
+                    return true;
+                }
+            }
+        } else {
+            check()
+        };
         tally.functions_wrapped += out.report.wrapped.len();
         tally.worlds_with_spans += usize::from(!out.report.wrapped.is_empty());
         for skipped in &out.report.skipped {
@@ -178,6 +214,10 @@ fn random_worlds_instrument_and_keep_their_exports() {
     });
     tally.not_generated += not_generated;
     println!("wit-smith: {tally:#?}");
+    for failure in &failures {
+        println!("FAILED {failure}");
+    }
+    assert!(failures.is_empty(), "{} worlds failed", failures.len());
 }
 
 /// A world in `resolve` that exports every named interface `world` imports

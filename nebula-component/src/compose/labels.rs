@@ -15,6 +15,14 @@
 //!    again with each label's directive back. Import sections hold no
 //!    indices of their own kind beyond the types they refer to, so nothing
 //!    else moves; every other section is copied as is.
+//!
+//! The composition's own exports lose their directive too: `wac-graph`
+//! 0.12 encodes a top-level export by its name alone. An exported label
+//! (`export x: ns:pkg/i;`) would then become an anonymous interface in the
+//! output's world, and the exports that `use` the types of `ns:pkg/i`
+//! would no longer name the interface `x` implements. [`Labels::restore`]
+//! also gives each top-level export the directive the target's export of
+//! that name has ([`Labels::keep_exports`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -24,10 +32,16 @@ use wasm_encoder::reencode::{ReencodeComponent, RoundtripReencoder};
 
 use crate::Error;
 
-/// The labelled imports whose interfaces lost their identifier: import
-/// name to the interface it implements.
+/// The labels whose `(implements "…")` directive the encoding loses.
 #[derive(Default)]
-pub(super) struct Labels(HashMap<String, String>);
+pub(super) struct Labels {
+    /// The labelled imports whose interfaces lost their identifier: import
+    /// name to the interface it implements.
+    imports: HashMap<String, String>,
+    /// The target's labelled exports: export name to the interface it
+    /// implements.
+    exports: HashMap<String, String>,
+}
 
 /// Clears the identifier of every labelled import (in `worlds`, the
 /// registered packages) whose interface is imported under another name too.
@@ -55,11 +69,11 @@ pub(super) fn hide(types: &mut Types, worlds: &[WorldId]) -> Labels {
             .iter()
             .any(|(other, other_id, _)| other_id == id && !is_label(other));
         if is_label(name) && repeated && !shared {
-            labels.0.insert(name.clone(), iid.clone());
+            labels.imports.insert(name.clone(), iid.clone());
         }
     }
     for (name, id, _) in &instances {
-        if labels.0.contains_key(name) {
+        if labels.imports.contains_key(name) {
             types[*id].id = None;
         }
     }
@@ -67,13 +81,41 @@ pub(super) fn hide(types: &mut Types, worlds: &[WorldId]) -> Labels {
 }
 
 impl Labels {
+    /// Remembers the `(implements "…")` directives of the top-level exports
+    /// of `target` (the input component), to put them back on the
+    /// composition's exports of the same names.
+    pub(super) fn keep_exports(&mut self, target: &[u8]) -> Result<(), Error> {
+        let err = |e| Error::internal("reading the target's exports", e);
+        let mut depth = 0usize;
+        for payload in wasmparser::Parser::new(0).parse_all(target) {
+            match payload.map_err(err)? {
+                wasmparser::Payload::Version { .. } => depth += 1,
+                wasmparser::Payload::End(_) => depth -= 1,
+                wasmparser::Payload::ComponentExportSection(reader) if depth == 1 => {
+                    for export in reader {
+                        let name = export.map_err(err)?.name;
+                        if let Some(implements) = name.implements {
+                            self.exports
+                                .insert(name.name.to_string(), implements.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Encodes `bytes` again with the `(implements "…")` directive of each
-    /// hidden label back on its top-level import.
+    /// hidden label back on its top-level import, and of each labelled
+    /// export of the target back on the composition's export.
     pub(super) fn restore(&self, bytes: Vec<u8>) -> Result<Vec<u8>, Error> {
-        if self.0.is_empty() {
+        if self.imports.is_empty() && self.exports.is_empty() {
             return Ok(bytes);
         }
-        let err = |e| Error::internal("restoring labelled imports", e);
+        const CONTEXT: &str = "restoring labelled imports and exports";
+        let err = |e| Error::internal(CONTEXT, e);
+        let reencode_err = |e| Error::internal(CONTEXT, e);
         let mut out = wasm_encoder::Component::new();
         let mut depth = 0usize;
         for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
@@ -94,13 +136,13 @@ impl Labels {
                         let import = import.map_err(err)?;
                         let name = import.name;
                         let implements = self
-                            .0
+                            .imports
                             .get(name.name)
                             .map(|i| Cow::Borrowed(i.as_str()))
                             .or(name.implements.map(Cow::Borrowed));
                         let ty = RoundtripReencoder
                             .component_type_ref(import.ty)
-                            .map_err(|e| Error::internal("restoring labelled imports", e))?;
+                            .map_err(reencode_err)?;
                         section.import(
                             wasm_encoder::ComponentExternName {
                                 name: Cow::Borrowed(name.name),
@@ -108,6 +150,36 @@ impl Labels {
                                 version_suffix: name.version_suffix.map(Cow::Borrowed),
                                 external_id: name.external_id.map(Cow::Borrowed),
                             },
+                            ty,
+                        );
+                    }
+                    out.section(&section);
+                    continue;
+                }
+                wasmparser::Payload::ComponentExportSection(reader) => {
+                    let mut section = wasm_encoder::ComponentExportSection::new();
+                    for export in reader.clone() {
+                        let export = export.map_err(err)?;
+                        let name = export.name;
+                        let implements = self
+                            .exports
+                            .get(name.name)
+                            .map(|i| Cow::Borrowed(i.as_str()))
+                            .or(name.implements.map(Cow::Borrowed));
+                        let ty = export
+                            .ty
+                            .map(|ty| RoundtripReencoder.component_type_ref(ty))
+                            .transpose()
+                            .map_err(reencode_err)?;
+                        section.export(
+                            wasm_encoder::ComponentExternName {
+                                name: Cow::Borrowed(name.name),
+                                implements,
+                                version_suffix: name.version_suffix.map(Cow::Borrowed),
+                                external_id: name.external_id.map(Cow::Borrowed),
+                            },
+                            RoundtripReencoder.component_export_kind(export.kind),
+                            export.index,
                             ty,
                         );
                     }

@@ -33,7 +33,8 @@ pub fn component_of(resolve: &Resolve, world: WorldId) -> anyhow::Result<Vec<u8>
         .encode()
 }
 
-/// The exports of a component's world, each printed as WIT.
+/// The exports of a component's world, each printed as WIT, labels as
+/// `label: ns:pkg/interface` when they implement one.
 pub fn exports(bytes: &[u8]) -> Vec<(String, String)> {
     world_items(bytes, false)
 }
@@ -71,12 +72,8 @@ fn world_items(bytes: &[u8], imports: bool) -> Vec<(String, String)> {
         .map(|(k, item)| {
             let name = resolve.name_world_key(k);
             match (k, item) {
-                // An imported label implementing a named interface. (Not
-                // for exports yet: a passed-through label export loses its
-                // `implements` in composition.)
-                (wit_parser::WorldKey::Name(_), wit_parser::WorldItem::Interface { id, .. })
-                    if imports =>
-                {
+                // A label implementing a named interface.
+                (wit_parser::WorldKey::Name(_), wit_parser::WorldItem::Interface { id, .. }) => {
                     let iface = &resolve.interfaces[*id];
                     match (iface.package, &iface.name) {
                         (Some(pkg), Some(iface)) => {
@@ -90,8 +87,11 @@ fn world_items(bytes: &[u8], imports: bool) -> Vec<(String, String)> {
         })
         .collect();
     for (key, item) in &items(&resolve) {
+        // (A label implementing a named interface shares that interface,
+        // which stays in its package.)
         if let (wit_parser::WorldKey::Name(_), wit_parser::WorldItem::Interface { id, .. }) =
             (key, item)
+            && resolve.interfaces[*id].name.is_none()
         {
             resolve.interfaces[*id].package = Some(own);
         }
