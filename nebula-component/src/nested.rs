@@ -141,7 +141,12 @@ impl Composition {
                             // again; such compositions keep their outer
                             // boundary only (see `compose::borrows`).
                             ComponentTypeRef::Func(_) => return None,
-                            ComponentTypeRef::Type(_) => spaces.types.push(Some(source)),
+                            // A type imported at the top level may hold
+                            // handles of an imported interface's resources,
+                            // which `wac-graph` 0.12 cannot import again
+                            // (see `compose::world_types`): outer boundary
+                            // only.
+                            ComponentTypeRef::Type(_) => return None,
                             _ => return None,
                         }
                     }
