@@ -46,14 +46,33 @@ pub struct Instrumented {
 /// never panics on bad input.
 pub fn instrument(component: &[u8], options: &Options) -> Result<Instrumented, Error> {
     let plan = analyze::Plan::new(component, options)?;
-    if options.depth != Some(0)
-        && let Some(composition) = nested::Composition::read(component)
-    {
-        return instrument_inside(component, &composition, options);
+    if options.depth != Some(0) {
+        if let Some(composition) = nested::Composition::read(component) {
+            return instrument_inside(component, &composition, options);
+        }
+        if nested::has_inner_components(component) {
+            let mut done = instrument_boundary(component, &plan, options)?;
+            done.report.skipped.push(NOT_A_PLAIN_COMPOSITION.into());
+            return Ok(done);
+        }
     }
+    instrument_boundary(component, &plan, options)
+}
+
+/// What the report says of inner components left alone.
+const NOT_A_PLAIN_COMPOSITION: &str = "inner components: not instrumented, only the outer \
+    boundary is: the top level is not a plain composition (it also has core modules, `canon` \
+    functions, or imports of functions or types)";
+
+/// Wraps the boundary of the component `plan` describes.
+fn instrument_boundary(
+    component: &[u8],
+    plan: &analyze::Plan,
+    options: &Options,
+) -> Result<Instrumented, Error> {
     let proxy = |side| -> Result<Option<proxy::Proxy>, Error> {
         match plan.wrapped(side).next() {
-            Some(_) => proxy::Proxy::build(&plan, options, side).map(Some),
+            Some(_) => proxy::Proxy::build(plan, options, side).map(Some),
             None => Ok(None),
         }
     };
@@ -68,7 +87,7 @@ pub fn instrument(component: &[u8], options: &Options) -> Result<Instrumented, E
     }
     let composed = compose::compose(
         component,
-        &plan,
+        plan,
         import_proxy.as_ref(),
         export_proxy.as_ref(),
     )?;

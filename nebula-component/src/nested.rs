@@ -91,6 +91,24 @@ impl Spaces {
     }
 }
 
+/// Whether `bytes` defines components inside its top level.
+pub fn has_inner_components(bytes: &[u8]) -> bool {
+    let mut parser = Parser::new(0);
+    let mut offset = 0;
+    while let Ok(Chunk::Parsed { consumed, payload }) = parser.parse(&bytes[offset..], true) {
+        offset += consumed;
+        match payload {
+            Payload::ComponentSection { .. } => return true,
+            Payload::ModuleSection {
+                unchecked_range, ..
+            } => offset += (unchecked_range.end - unchecked_range.start) as usize,
+            Payload::End(_) => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
 impl Composition {
     /// The composition `bytes` is, or `None` when its top level holds more
     /// than components, their instances and the wiring between them (or no

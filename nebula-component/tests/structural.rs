@@ -626,3 +626,62 @@ fn filters_apply_to_imports_and_exports_with_chatty_wasi_off_by_default() {
     assert_eq!(spans(&[], &["a:b/host#*", "*#put"]), ["Export a:b/api#get"]);
     assert_eq!(spans(&["*#fetch"], &[]), ["Import a:b/host#fetch"]);
 }
+
+#[test]
+fn a_composition_with_core_modules_at_its_top_is_wrapped_at_its_boundary() {
+    use wasm_encoder::{
+        Alias, ComponentAliasSection, ComponentExportKind, ComponentExportSection,
+        ComponentInstanceSection, Module,
+    };
+    let inner = component(
+        r#"
+        package a:b;
+        interface api { work: func(n: u32) -> u32; }
+        world w { export api; }
+        "#,
+    );
+    // An inner component and, beside it, a core module: not a plain
+    // composition.
+    let mut outer = wasm_encoder::Component::new();
+    outer.section(&wasm_encoder::RawSection {
+        id: wasm_encoder::ComponentSectionId::Component as u8,
+        data: &inner,
+    });
+    outer.section(&wasm_encoder::ModuleSection(&Module::new()));
+    let mut instances = ComponentInstanceSection::new();
+    instances.instantiate(0, Vec::<(&str, ComponentExportKind, u32)>::new());
+    outer.section(&instances);
+    let mut aliases = ComponentAliasSection::new();
+    aliases.alias(Alias::InstanceExport {
+        instance: 0,
+        kind: ComponentExportKind::Instance,
+        name: "a:b/api",
+    });
+    outer.section(&aliases);
+    let mut export_section = ComponentExportSection::new();
+    export_section.export("a:b/api", ComponentExportKind::Instance, 1, None);
+    outer.section(&export_section);
+    let input = outer.finish();
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&input)
+        .expect("the test input validates");
+
+    let out = instrument(&input, &Options::default()).expect("instruments");
+    assert!(out.report.components.is_empty(), "{:?}", out.report);
+    let names: Vec<_> = out
+        .report
+        .wrapped
+        .iter()
+        .map(|w| w.span_name.as_str())
+        .collect();
+    assert_eq!(names, ["a:b/api#work"]);
+    assert!(
+        out.report
+            .skipped
+            .iter()
+            .any(|s| s.starts_with("inner components: not instrumented")),
+        "{:#?}",
+        out.report.skipped
+    );
+    assert_eq!(exports(&input), exports(&out.component));
+}
