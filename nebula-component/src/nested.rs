@@ -10,9 +10,12 @@
 //! client span with B's server span as its child, and `wac-graph` gives all
 //! the instrumented inner components one shared `wasi:otel` import.
 //!
-//! Anything else at the top level (core modules, `canon` functions, types
-//! passed as arguments, imported components) is not a plain composition:
-//! such an input is instrumented at its outer boundary only.
+//! Anything else at the top level (core modules, `canon` functions,
+//! imported functions, types or components, interface labels, imports
+//! re-exported as they are) is not a plain composition: such an input is
+//! instrumented at its outer boundary only, and the report says so. The
+//! rebuilt composition keeps the inner components' own custom sections but
+//! not the outer one's (its name section, for one).
 
 use std::collections::HashMap;
 use std::ops::Range;
