@@ -6,8 +6,8 @@
 //!   [`engine::config`] the CLI runs it with, so start-up compiles nothing);
 //! - `sample.wasm`: the small component of `sample/`, the input of the
 //!   README's first command;
-//! - the guests of `guests/` (`spans.wasm`, `http.wasm`), run by the
-//!   `nebula run` / `nebula serve` tests and the run benchmark.
+//! - the guests of `guests/` (`spans.wasm`, `http.wasm`, `imports.wasm`),
+//!   run by the `nebula run` / `nebula serve` tests and the run benchmark.
 //!
 //! They are copied to `<workspace>/target/nebula/` (`nebula.wasm`,
 //! `sample.wasm`, `guests/*.wasm`), a stable path for people, tests and
@@ -31,7 +31,7 @@ mod engine;
 const TARGET: &str = "wasm32-wasip2";
 
 /// The guest crates of `guests/` (each builds `<name>.wasm`).
-const GUESTS: &[&str] = &["spans", "http"];
+const GUESTS: &[&str] = &["spans", "http", "imports"];
 
 /// Variables of the outer build that must not reach the nested ones.
 const SCRUBBED_ENV: &[&str] = &[
@@ -89,6 +89,8 @@ fn main() {
         guests_dir.join("spans/Cargo.toml"),
         guests_dir.join("http/src"),
         guests_dir.join("http/Cargo.toml"),
+        guests_dir.join("imports/src"),
+        guests_dir.join("imports/Cargo.toml"),
         manifest_dir.join("src/engine.rs"),
     ] {
         rerun_if_changed(&path);

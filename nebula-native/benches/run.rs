@@ -14,13 +14,21 @@
 //! each with a sampled parent (spans go through the export queue to a
 //! worker with no exporter, the cost a run pays before any output), and
 //! with an unsampled parent (the host drops the spans: what remains is the
-//! forwarding and the `wasi:otel` calls themselves). Engine: wasmtime 48,
-//! `Config::concurrency_support(false)`, typed host bindings. Figures:
-//! median ns per call over rounds of calls on one instance.
+//! forwarding and the `wasi:otel` calls themselves).
+//!
+//! A second table times a wrapped import: `guests/imports`'
+//! `work-imports(n)` calls the host's `host-work.tick` `n` times, plain
+//! (*none*) and instrumented with only the import wrapped (*automatic*: one
+//! client span per `tick`, made by the import proxy; the export is excluded,
+//! so its proxy hop is the only other difference, shared by the `n` calls).
+//!
+//! Engine: wasmtime 48, `Config::concurrency_support(false)`, typed host
+//! bindings. Figures: median ns per call over rounds of calls on one
+//! instance.
 
 use std::time::Instant;
 
-use nebula_component::Options;
+use nebula_component::{Options, Pattern};
 use nebula_native::export::{ExportConfig, Exporter, Resource};
 use nebula_native::guests;
 use nebula_native::host::otel::{OtelHost, SpanContext, TraceFlags};
@@ -35,6 +43,8 @@ const WORK: u32 = 10;
 const CALLS: u32 = 20_000;
 /// Timed rounds (the median is reported).
 const ROUNDS: usize = 7;
+/// Import calls per call of `work-imports`.
+const IMPORTS: u32 = 10;
 
 /// A remote parent with or without the sampled flag.
 fn parent(sampled: bool) -> SpanContext {
@@ -51,11 +61,13 @@ fn parent(sampled: bool) -> SpanContext {
     }
 }
 
-/// Median ns per call of `func` in `component`, and spans dropped.
+/// Median ns per call of `iface#func(arg)` in `component` over rounds of
+/// `calls` calls, and spans dropped. The host provides `host-work.tick` to components that import it.
 fn measure(
     engine: &wasmtime::Engine,
     component: &Component,
-    func: &str,
+    (iface, func, arg): (&str, &str, u32),
+    calls: u32,
     sampled: bool,
 ) -> anyhow::Result<(f64, u64)> {
     let exporter = Exporter::start(ExportConfig {
@@ -68,27 +80,30 @@ fn measure(
             service_name: "bench".into(),
         },
     });
-    let linker = state::linker(engine, component, Mode::Sync)?;
+    let mut linker = state::linker(engine, component, Mode::Sync)?;
+    linker
+        .instance("nebula:guests/host-work@0.1.0")?
+        .func_wrap("tick", |_, (x,): (u32,)| Ok((x.wrapping_mul(31) ^ 7,)))?;
     let otel = OtelHost::with_sink(exporter.sink(), Some(parent(sampled)));
     let mut store = Store::new(engine, HostState::new(WasiCtx::builder().build(), otel));
     let instance = linker.instantiate(&mut store, component)?;
     let iface = component
-        .get_export_index(None, "nebula:guests/spans@0.1.0")
-        .ok_or_else(|| anyhow::anyhow!("no spans interface"))?;
+        .get_export_index(None, iface)
+        .ok_or_else(|| anyhow::anyhow!("no `{iface}`"))?;
     let index = component
         .get_export_index(Some(&iface), func)
         .ok_or_else(|| anyhow::anyhow!("no `{func}`"))?;
     let f = instance.get_typed_func::<(u32,), (u32,)>(&mut store, index)?;
-    for _ in 0..CALLS {
-        f.call(&mut store, (WORK,))?;
+    for _ in 0..calls {
+        f.call(&mut store, (arg,))?;
     }
     let mut rounds = Vec::with_capacity(ROUNDS);
     for _ in 0..ROUNDS {
         let start = Instant::now();
-        for _ in 0..CALLS {
-            std::hint::black_box(f.call(&mut store, (WORK,))?);
+        for _ in 0..calls {
+            std::hint::black_box(f.call(&mut store, (arg,))?);
         }
-        rounds.push(start.elapsed().as_nanos() as f64 / f64::from(CALLS));
+        rounds.push(start.elapsed().as_nanos() as f64 / f64::from(calls));
     }
     drop(store);
     let summary = exporter.finish();
@@ -129,7 +144,8 @@ fn main() -> anyhow::Result<()> {
             if matches!(case, "none" | "forwarded, no span") && !sampled {
                 continue;
             }
-            let (ns, dropped) = measure(&engine, component, func, sampled)?;
+            let call = ("nebula:guests/spans@0.1.0", func, WORK);
+            let (ns, dropped) = measure(&engine, component, call, CALLS, sampled)?;
             println!(
                 "| {case} | {} | {ns:.0} | {dropped} |",
                 if sampled { "yes" } else { "no" }
@@ -168,6 +184,56 @@ fn main() -> anyhow::Result<()> {
         "manual over none: {:+.0} ns/call; automatic over none: {:+.0} ns/call",
         manual - none,
         automatic - none
+    );
+    imports(&engine)
+}
+
+/// The second table: ns per call of a wrapped import.
+fn imports(engine: &wasmtime::Engine) -> anyhow::Result<()> {
+    let plain_bytes = std::fs::read(guests::IMPORTS)?;
+    let options = Options {
+        exclude: vec![Pattern::new("nebula:guests/imports#work-imports")?],
+        ..Options::default()
+    };
+    let instrumented_bytes = nebula_component::instrument(&plain_bytes, &options)?.component;
+    let plain = Component::new(engine, &plain_bytes)?;
+    let instrumented = Component::new(engine, &instrumented_bytes)?;
+
+    // As many spans per round as the first table makes.
+    let calls = CALLS / IMPORTS;
+    println!(
+        "\nper-import-call cost: work-imports({IMPORTS}) calls the host's `tick` {IMPORTS} times \
+         (only the import wrapped), median of {ROUNDS} rounds of {calls} calls, \
+         ns per `tick` call\n"
+    );
+    println!("| case | sampled | ns/import call | spans dropped |");
+    println!("| --- | --- | ---: | ---: |");
+    let call = ("nebula:guests/imports@0.1.0", "work-imports", IMPORTS);
+    let mut figures = Vec::new();
+    for (case, component, sampled) in [
+        ("none", &plain, None),
+        ("automatic", &instrumented, Some(true)),
+        ("automatic", &instrumented, Some(false)),
+    ] {
+        let sampled_parent = sampled.unwrap_or(true);
+        let (ns, dropped) = measure(engine, component, call, calls, sampled_parent)?;
+        let ns = ns / f64::from(IMPORTS);
+        let shown = match sampled {
+            None => "–",
+            Some(true) => "yes",
+            Some(false) => "no",
+        };
+        println!("| {case} | {shown} | {ns:.0} | {dropped} |");
+        figures.push(ns);
+    }
+    let [none, sampled, unsampled] = figures[..] else {
+        unreachable!("three cases")
+    };
+    println!();
+    println!(
+        "wrapped import over plain: {:+.0} ns/call sampled, {:+.0} ns/call not sampled",
+        sampled - none,
+        unsampled - none
     );
     Ok(())
 }

@@ -26,6 +26,9 @@ pub mod traceparent;
 pub mod guests {
     /// Spans made by hand: many, mis-nested, or open at a trap.
     pub const SPANS: &str = env!("NEBULA_GUEST_SPANS");
-    /// A `wasi:http/incoming-handler` answering `hello <method> <path>`.
+    /// A `wasi:http/incoming-handler` answering `hello <method> <path>`,
+    /// after a `GET` of the URL in its `x-upstream` request header if any.
     pub const HTTP: &str = env!("NEBULA_GUEST_HTTP");
+    /// `work-imports(n)`: `n` calls of the host's `host-work.tick` import.
+    pub const IMPORTS: &str = env!("NEBULA_GUEST_IMPORTS");
 }

@@ -7,7 +7,10 @@
 //!   status error for a 5xx answer or a guest trap;
 //! - an incoming W3C `traceparent` header is the server span's remote
 //!   parent; without one each request starts a trace;
-//! - the span ends when the guest's `handle` returns (its body written).
+//! - the span ends when the guest's `handle` returns (its body written);
+//! - the guest's outgoing requests (`wasi:http/outgoing-handler`) are sent
+//!   by `wasmtime-wasi-http`'s default client, as `wasmtime serve` does,
+//!   unless [`ServeOptions::outgoing_http`] denies them.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -30,7 +33,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
 use crate::export::SpanSink;
 use crate::host::otel::{HostSpan, KeyValue, OtelHost, SpanKind, Status};
-use crate::host::state::{self, HostState, Mode};
+use crate::host::state::{self, HostState, Mode, OutgoingHttp};
 use crate::run::{json_string, trap_message};
 use crate::traceparent;
 
@@ -43,12 +46,15 @@ pub struct ServeOptions {
     pub addr: SocketAddr,
     /// Environment variables of the guest.
     pub env: Vec<(String, String)>,
+    /// What becomes of the guest's outgoing HTTP requests.
+    pub outgoing_http: OutgoingHttp,
 }
 
 /// The component, ready to instantiate per request.
 struct Server {
     pre: ProxyPre<HostState>,
     env: Vec<(String, String)>,
+    outgoing_http: OutgoingHttp,
     sink: SpanSink,
 }
 
@@ -82,6 +88,7 @@ pub async fn serve(
     let server = Arc::new(Server {
         pre,
         env: options.env.clone(),
+        outgoing_http: options.outgoing_http,
         sink,
     });
     loop {
@@ -136,7 +143,8 @@ impl Server {
         for (k, v) in &self.env {
             wasi.env(k, v);
         }
-        let mut store = Store::new(self.pre.engine(), HostState::new(wasi.build(), otel));
+        let state = HostState::new(wasi.build(), otel).with_outgoing_http(self.outgoing_http);
+        let mut store = Store::new(self.pre.engine(), state);
 
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let mut http = store.data_mut().http();

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use nebula_native::host::state::OutgoingHttp;
 use nebula_native::serve::{self, ServeOptions};
 
 use super::telemetry::{self, Telemetry};
@@ -28,6 +29,12 @@ pub struct Serve {
     #[arg(long, value_name = "NAME[=VALUE]", value_parser = telemetry::parse_env)]
     env: Vec<(String, String)>,
 
+    /// Refuse the component's outgoing HTTP requests (by default they are
+    /// sent, as `wasmtime serve` does); the guest gets the error code
+    /// `HTTP-request-denied`
+    #[arg(long)]
+    deny_outgoing_http: bool,
+
     #[command(flatten)]
     telemetry: Telemetry,
 }
@@ -35,6 +42,10 @@ pub struct Serve {
 const AFTER_HELP: &str = "\
 Each request runs in a fresh instance inside a server span `<METHOD> <path>`;
 a `traceparent` request header makes that span a child of the caller's.
+Outgoing requests of the component (`wasi:http/outgoing-handler`) are sent
+over HTTP/1.1, `https` with the Mozilla root certificates, like `wasmtime
+serve` does; an instrumented component shows each as a client span
+`wasi:http/outgoing-handler#handle`. `--deny-outgoing-http` refuses them.
 The first line on standard output is `listening on http://ADDR`. Stop with
 Ctrl-C: queued spans are exported before exit.
 
@@ -56,6 +67,11 @@ impl Serve {
             component: self.component,
             addr: self.addr,
             env: self.env,
+            outgoing_http: if self.deny_outgoing_http {
+                OutgoingHttp::Deny
+            } else {
+                OutgoingHttp::Allow
+            },
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

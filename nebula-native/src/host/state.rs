@@ -25,19 +25,27 @@ pub struct HostState {
     /// The `wasi:otel` host.
     pub otel: OtelHost,
     http: WasiHttpCtx,
-    hooks: DenyOutgoing,
+    outgoing: OutgoingHttp,
 }
 
 impl HostState {
-    /// Store data with this WASI context and `wasi:otel` host.
+    /// Store data with this WASI context and `wasi:otel` host; outgoing
+    /// HTTP requests are allowed (see [`HostState::with_outgoing_http`]).
     pub fn new(wasi: WasiCtx, otel: OtelHost) -> Self {
         Self {
             wasi,
             table: ResourceTable::new(),
             otel,
             http: WasiHttpCtx::new(),
-            hooks: DenyOutgoing,
+            outgoing: OutgoingHttp::default(),
         }
+    }
+
+    /// Sets what becomes of the guest's outgoing HTTP requests. Defaults to
+    /// [`OutgoingHttp::Allow`].
+    pub fn with_outgoing_http(mut self, outgoing: OutgoingHttp) -> Self {
+        self.outgoing = outgoing;
+        self
     }
 }
 
@@ -55,21 +63,28 @@ impl WasiHttpView for HostState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: &mut self.hooks,
+            hooks: &mut self.outgoing,
         }
     }
 }
 
-/// `wasi:http` hooks refusing outgoing requests: `nebula serve` serves
-/// incoming ones only.
-struct DenyOutgoing;
+/// What becomes of the guest's `wasi:http/outgoing-handler` requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutgoingHttp {
+    /// Sent by `wasmtime-wasi-http`'s default client (HTTP/1.1, `https`
+    /// with the `webpki-roots` certificates), as `wasmtime serve` does.
+    #[default]
+    Allow,
+    /// Refused: the guest gets the error code `HTTP-request-denied`.
+    Deny,
+}
 
-impl wasmtime_wasi_http::WasiHttpHooks for DenyOutgoing {
+impl wasmtime_wasi_http::WasiHttpHooks for OutgoingHttp {
     fn send_request(
         &mut self,
-        _request: hyper::Request<wasmtime_wasi_http::WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+        request: hyper::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     ) -> Box<
         dyn Future<
                 Output = Result<
@@ -81,7 +96,14 @@ impl wasmtime_wasi_http::WasiHttpHooks for DenyOutgoing {
                 >,
             > + Send,
     > {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+        match self {
+            OutgoingHttp::Allow => {
+                wasmtime_wasi_http::default_hooks().send_request(request, options, fut)
+            }
+            OutgoingHttp::Deny => {
+                Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+            }
+        }
     }
 }
 

@@ -1,13 +1,16 @@
 //! `nebula serve`: real HTTP over loopback, plain and instrumented, with
-//! and without a `traceparent`.
+//! and without a `traceparent`, and the guest's outgoing requests to a
+//! loopback upstream.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nebula_component::OtelFlavor;
 use nebula_native::guests;
+use opentelemetry_proto::tonic::trace::v1::Span;
 
 use crate::support::*;
 
@@ -18,8 +21,8 @@ struct Served {
 }
 
 impl Served {
-    fn start(component: &str, trace: &std::path::Path) -> Self {
-        let mut child = nebula(&[
+    fn start(component: &str, trace: &std::path::Path, extra: &[&str]) -> Self {
+        let mut args = vec![
             "serve",
             component,
             "--addr",
@@ -27,11 +30,13 @@ impl Served {
             "--trace-file",
             trace.to_str().unwrap(),
             "--no-tree",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ];
+        args.extend(extra);
+        let mut child = nebula(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -44,13 +49,17 @@ impl Served {
         Self { child, addr }
     }
 
-    /// Status line, the `content-type` and `x-guest` headers, and the body.
-    fn get(&self, path: &str, traceparent: Option<&str>) -> (String, Vec<String>, String) {
+    /// `GET path` with these extra headers: the status line, the
+    /// `content-type` and `x-guest*` headers (sorted), and the body.
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> (String, Vec<String>, String) {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
-        let extra = traceparent.map_or(String::new(), |tp| format!("traceparent: {tp}\r\n"));
+        let extra: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
         write!(
             stream,
             "GET {path} HTTP/1.1\r\nhost: {}\r\n{extra}connection: close\r\n\r\n",
@@ -105,16 +114,17 @@ fn serve_answers_like_the_plain_component_and_parents_spans() {
     let dir = scratch("serve");
     let instrumented = instrument(guests::HTTP, &dir, OtelFlavor::Inner);
     let (plain_trace, traced_trace) = (dir.join("plain.json"), dir.join("traced.json"));
-    let plain = Served::start(guests::HTTP, &plain_trace);
-    let traced = Served::start(instrumented.to_str().unwrap(), &traced_trace);
+    let plain = Served::start(guests::HTTP, &plain_trace, &[]);
+    let traced = Served::start(instrumented.to_str().unwrap(), &traced_trace, &[]);
 
     let (trace_id, parent) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
     let tp = format!("00-{trace_id}-{parent}-01");
-    for (path, tp) in [("/a?q=1", None), ("/b", Some(tp.as_str()))] {
-        let expected = plain.get(path, tp);
+    let with_tp = [("traceparent", tp.as_str())];
+    for (path, headers) in [("/a?q=1", &[][..]), ("/b", &with_tp[..])] {
+        let expected = plain.get(path, headers);
         assert_eq!(expected.0, "HTTP/1.1 200 OK");
         assert_eq!(expected.2, format!("hello GET {path}"));
-        assert_eq!(traced.get(path, tp), expected, "{path}");
+        assert_eq!(traced.get(path, headers), expected, "{path}");
     }
     plain.stop();
     traced.stop();
@@ -150,4 +160,171 @@ fn serve_answers_like_the_plain_component_and_parents_spans() {
             server.name
         );
     }
+}
+
+/// A loopback HTTP/1.1 server answering every request with `200` and the
+/// body `upstream saw <METHOD> <path>`; it records each request line.
+struct Upstream {
+    /// `http://127.0.0.1:PORT`.
+    url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Upstream {
+    /// Starts the server thread (it lives until the test ends).
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                if let Some(line) = answer(stream) {
+                    seen.lock().unwrap().push(line);
+                }
+            }
+        });
+        Self { url, requests }
+    }
+
+    /// The request lines (`GET /path HTTP/1.1`) seen so far.
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// Reads one request head (the guest's `GET`s have no body) and answers.
+fn answer(stream: TcpStream) -> Option<String> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        if header.trim_end().is_empty() {
+            break;
+        }
+    }
+    let line = line.trim_end().to_string();
+    let mut words = line.split_whitespace();
+    let body = format!(
+        "upstream saw {} {}",
+        words.next().unwrap_or_default(),
+        words.next().unwrap_or_default()
+    );
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    Some(line)
+}
+
+/// The spans of `spans` whose parent is `parent`.
+fn children_of<'a>(spans: &'a [Span], parent: &Span) -> Vec<&'a Span> {
+    spans
+        .iter()
+        .filter(|s| s.parent_span_id == parent.span_id && s.trace_id == parent.trace_id)
+        .collect()
+}
+
+#[test]
+fn serve_sends_outgoing_requests_and_wraps_them_in_client_spans() {
+    let upstream = Upstream::start();
+    let dir = scratch("serve-outgoing");
+    let instrumented = instrument(guests::HTTP, &dir, OtelFlavor::Inner);
+    let (plain_trace, traced_trace) = (dir.join("plain.json"), dir.join("traced.json"));
+    let plain = Served::start(guests::HTTP, &plain_trace, &[]);
+    let traced = Served::start(instrumented.to_str().unwrap(), &traced_trace, &[]);
+
+    let url = format!("{}/data?n=1", upstream.url);
+    let (trace_id, parent) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let tp = format!("00-{trace_id}-{parent}-01");
+    let without_tp = [("x-upstream", url.as_str())];
+    let with_tp = [("x-upstream", url.as_str()), ("traceparent", tp.as_str())];
+    for headers in [&without_tp[..], &with_tp[..]] {
+        let expected = plain.get("/proxy", headers);
+        assert_eq!(expected.0, "HTTP/1.1 200 OK", "{expected:?}");
+        assert_eq!(
+            expected.1,
+            [
+                "content-type: text/plain",
+                "x-guest-upstream-status: 200",
+                "x-guest: nebula"
+            ]
+        );
+        assert_eq!(
+            expected.2,
+            "hello GET /proxy\nupstream 200: upstream saw GET /data?n=1"
+        );
+        assert_eq!(traced.get("/proxy", headers), expected, "{headers:?}");
+    }
+    plain.stop();
+    traced.stop();
+    assert_eq!(
+        upstream.requests(),
+        vec!["GET /data?n=1 HTTP/1.1"; 4],
+        "one upstream request per served request"
+    );
+
+    // Plain: only the host's server spans.
+    let spans = spans_of_file(&plain_trace);
+    assert_eq!(names(&spans), ["GET /proxy", "GET /proxy"]);
+
+    // Instrumented: host server span → incoming `handle` (server, export
+    // proxy) → outgoing `handle` (client, import proxy), one trace each.
+    let spans = spans_of_file(&traced_trace);
+    assert_eq!(spans.len(), 6, "{:?}", names(&spans));
+    let roots: Vec<&Span> = spans.iter().filter(|s| s.name == "GET /proxy").collect();
+    assert_eq!(roots.len(), 2, "{:?}", names(&spans));
+    let mut continued = 0;
+    for root in roots {
+        assert_eq!(root.kind, 2, "the host's span is a server span");
+        if hex(&root.trace_id) == trace_id {
+            assert_eq!(hex(&root.parent_span_id), parent);
+            continued += 1;
+        } else {
+            assert!(root.parent_span_id.is_empty(), "a new trace");
+        }
+        let incoming = children_of(&spans, root);
+        assert_eq!(incoming.len(), 1, "one span under {}", root.name);
+        assert_eq!(incoming[0].name, "wasi:http/incoming-handler#handle");
+        assert_eq!(
+            incoming[0].kind, 2,
+            "the export proxy's span is a server span"
+        );
+        let outgoing = children_of(&spans, incoming[0]);
+        assert_eq!(outgoing.len(), 1, "one span under the incoming handle");
+        assert_eq!(outgoing[0].name, "wasi:http/outgoing-handler#handle");
+        assert_eq!(
+            outgoing[0].kind, 3,
+            "the import proxy's span is a client span"
+        );
+        assert!(children_of(&spans, outgoing[0]).is_empty());
+    }
+    assert_eq!(continued, 1, "one trace continues the `traceparent`");
+}
+
+#[test]
+fn serve_denies_outgoing_requests_when_asked() {
+    let upstream = Upstream::start();
+    let dir = scratch("serve-deny-outgoing");
+    let served = Served::start(
+        guests::HTTP,
+        &dir.join("trace.json"),
+        &["--deny-outgoing-http"],
+    );
+    let url = format!("{}/data", upstream.url);
+    let (status, _, body) = served.get("/proxy", &[("x-upstream", url.as_str())]);
+    served.stop();
+    assert_eq!(status, "HTTP/1.1 502 Bad Gateway", "{body}");
+    assert!(
+        body.starts_with("hello GET /proxy\nupstream error: ")
+            && body.contains("HttpRequestDenied"),
+        "{body}"
+    );
+    assert!(upstream.requests().is_empty(), "{:?}", upstream.requests());
 }
