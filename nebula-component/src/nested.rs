@@ -94,22 +94,42 @@ impl Spaces {
     }
 }
 
-/// Whether `bytes` defines components inside its top level.
+/// Whether the top level of `bytes` defines and instantiates several
+/// components (one inner component is glue `wit-component` itself may emit,
+/// e.g. for an interface imported under two names).
 pub fn has_inner_components(bytes: &[u8]) -> bool {
     let mut parser = Parser::new(0);
     let mut offset = 0;
+    let (mut components, mut instantiated) = (0, false);
     while let Ok(Chunk::Parsed { consumed, payload }) = parser.parse(&bytes[offset..], true) {
         offset += consumed;
         match payload {
-            Payload::ComponentSection { .. } => return true,
-            Payload::ModuleSection {
+            Payload::ComponentSection {
                 unchecked_range, ..
-            } => offset += (unchecked_range.end - unchecked_range.start) as usize,
-            Payload::End(_) => return false,
+            }
+            | Payload::ModuleSection {
+                unchecked_range, ..
+            } => {
+                components += usize::from(payload_kind(bytes, &unchecked_range) == Some(true));
+                offset += (unchecked_range.end - unchecked_range.start) as usize;
+            }
+            Payload::ComponentInstanceSection(reader) => {
+                instantiated |= reader
+                    .into_iter()
+                    .any(|i| matches!(i, Ok(ComponentInstance::Instantiate { .. })));
+            }
+            Payload::End(_) => break,
             _ => {}
         }
     }
-    false
+    components >= 2 && instantiated
+}
+
+/// Whether the section at `range` is a component (`Some(true)`) or a core
+/// module (`Some(false)`).
+fn payload_kind(bytes: &[u8], range: &Range<u64>) -> Option<bool> {
+    let section = bytes.get(range.start as usize..range.end as usize)?;
+    Some(Parser::is_component(section))
 }
 
 impl Composition {

@@ -640,16 +640,19 @@ fn a_composition_with_core_modules_at_its_top_is_wrapped_at_its_boundary() {
         world w { export api; }
         "#,
     );
-    // An inner component and, beside it, a core module: not a plain
+    // Two inner components and, beside them, a core module: not a plain
     // composition.
     let mut outer = wasm_encoder::Component::new();
-    outer.section(&wasm_encoder::RawSection {
-        id: wasm_encoder::ComponentSectionId::Component as u8,
-        data: &inner,
-    });
+    for _ in 0..2 {
+        outer.section(&wasm_encoder::RawSection {
+            id: wasm_encoder::ComponentSectionId::Component as u8,
+            data: &inner,
+        });
+    }
     outer.section(&wasm_encoder::ModuleSection(&Module::new()));
     let mut instances = ComponentInstanceSection::new();
     instances.instantiate(0, Vec::<(&str, ComponentExportKind, u32)>::new());
+    instances.instantiate(1, Vec::<(&str, ComponentExportKind, u32)>::new());
     outer.section(&instances);
     let mut aliases = ComponentAliasSection::new();
     aliases.alias(Alias::InstanceExport {
@@ -659,7 +662,7 @@ fn a_composition_with_core_modules_at_its_top_is_wrapped_at_its_boundary() {
     });
     outer.section(&aliases);
     let mut export_section = ComponentExportSection::new();
-    export_section.export("a:b/api", ComponentExportKind::Instance, 1, None);
+    export_section.export("a:b/api", ComponentExportKind::Instance, 2, None);
     outer.section(&export_section);
     let input = outer.finish();
     wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
