@@ -94,42 +94,64 @@ impl Spaces {
     }
 }
 
-/// Whether the top level of `bytes` defines and instantiates several
-/// components (one inner component is glue `wit-component` itself may emit,
-/// e.g. for an interface imported under two names).
+/// Whether the top level of `bytes` instantiates inner components with code
+/// of their own. `wit-component` itself nests small components without code
+/// (they only give exports their types); those do not count.
 pub fn has_inner_components(bytes: &[u8]) -> bool {
+    let (mut with_code, mut instantiated) = (false, false);
+    for_each_top_level(bytes, |payload, nested| match payload {
+        Payload::ComponentSection { .. } => {
+            with_code |= nested.is_some_and(has_code);
+        }
+        Payload::ComponentInstanceSection(reader) => {
+            instantiated |= reader
+                .clone()
+                .into_iter()
+                .any(|i| matches!(i, Ok(ComponentInstance::Instantiate { .. })));
+        }
+        _ => {}
+    });
+    with_code && instantiated
+}
+
+/// Whether the component `bytes` defines core modules or components.
+fn has_code(bytes: &[u8]) -> bool {
+    let mut found = false;
+    for_each_top_level(bytes, |payload, _| {
+        found |= matches!(
+            payload,
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. }
+        );
+    });
+    found
+}
+
+/// Calls `each` with every top-level payload of `bytes` (and, for nested
+/// modules and components, their bytes), without descending into them.
+fn for_each_top_level(bytes: &[u8], mut each: impl FnMut(&Payload<'_>, Option<&[u8]>)) {
     let mut parser = Parser::new(0);
     let mut offset = 0;
-    let (mut components, mut instantiated) = (0, false);
     while let Ok(Chunk::Parsed { consumed, payload }) = parser.parse(&bytes[offset..], true) {
         offset += consumed;
-        match payload {
+        let nested = match &payload {
             Payload::ComponentSection {
                 unchecked_range, ..
             }
             | Payload::ModuleSection {
                 unchecked_range, ..
             } => {
-                components += usize::from(payload_kind(bytes, &unchecked_range) == Some(true));
-                offset += (unchecked_range.end - unchecked_range.start) as usize;
+                let range = unchecked_range.start as usize..unchecked_range.end as usize;
+                offset += range.len();
+                bytes.get(range)
             }
-            Payload::ComponentInstanceSection(reader) => {
-                instantiated |= reader
-                    .into_iter()
-                    .any(|i| matches!(i, Ok(ComponentInstance::Instantiate { .. })));
-            }
-            Payload::End(_) => break,
-            _ => {}
+            _ => None,
+        };
+        let end = matches!(payload, Payload::End(_));
+        each(&payload, nested);
+        if end {
+            break;
         }
     }
-    components >= 2 && instantiated
-}
-
-/// Whether the section at `range` is a component (`Some(true)`) or a core
-/// module (`Some(false)`).
-fn payload_kind(bytes: &[u8], range: &Range<u64>) -> Option<bool> {
-    let section = bytes.get(range.start as usize..range.end as usize)?;
-    Some(Parser::is_component(section))
 }
 
 impl Composition {

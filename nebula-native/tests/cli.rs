@@ -60,6 +60,9 @@ fn single_file() {
         assert!(report.contains(name), "report lacks `{name}`:\n{report}");
     }
     assert!(report.contains("wrapped (6):"), "{report}");
+    // The small components `wit-component` nests to type exports are not
+    // inner components.
+    assert!(!report.contains("inner components"), "{report}");
     // One summary line: functions wrapped, sizes, time, output path.
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{run:#?}");
