@@ -19,6 +19,7 @@ use wit_parser::{
 
 use crate::report::{Direction, Report, WrappedFunction};
 use crate::wit_sources::RuntimeImports;
+use crate::wit_walk::{reachable, signature};
 use crate::{Error, Options};
 
 /// What to do with one export of the target.
@@ -513,19 +514,8 @@ fn keep_type_links(
 /// A type of interface `id` that no function signature of it reaches.
 fn type_unused_by_functions(resolve: &Resolve, id: InterfaceId) -> Option<&str> {
     let iface = &resolve.interfaces[id];
-    let mut used = std::collections::HashSet::new();
-    let mut stack: Vec<Type> = iface
-        .functions
-        .values()
-        .flat_map(|f| f.params.iter().map(|p| p.ty).chain(f.result))
-        .collect();
-    while let Some(ty) = stack.pop() {
-        if let Type::Id(t) = ty
-            && used.insert(t)
-        {
-            stack.extend(crate::wit_walk::children(&resolve.types[t].kind));
-        }
-    }
+    let used: std::collections::HashSet<_> =
+        reachable(resolve, iface.functions.values().flat_map(signature)).collect();
     iface
         .types
         .iter()
@@ -544,18 +534,7 @@ fn ambiguous_world_type(resolve: &Resolve, world: WorldId, func: &Function) -> O
         let key = WorldKey::Interface(id);
         w.imports.contains_key(&key) && w.exports.contains_key(&key)
     };
-    let mut stack: Vec<Type> = func
-        .params
-        .iter()
-        .map(|p| p.ty)
-        .chain(func.result)
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    while let Some(ty) = stack.pop() {
-        let Type::Id(t) = ty else { continue };
-        if !seen.insert(t) {
-            continue;
-        }
+    for t in reachable(resolve, signature(func)) {
         let def = &resolve.types[t];
         if let (wit_parser::TypeOwner::World(_), TypeDefKind::Type(Type::Id(used))) =
             (def.owner, &def.kind)
@@ -570,50 +549,24 @@ fn ambiguous_world_type(resolve: &Resolve, world: WorldId, func: &Function) -> O
                 resolve.id_of(owner).unwrap_or_default()
             ));
         }
-        stack.extend(crate::wit_walk::children(&def.kind));
     }
     None
 }
 
 /// Whether `ty` is or holds a resource (or a handle to one).
 fn reaches_resource(resolve: &Resolve, ty: Type) -> bool {
-    let mut stack = vec![ty];
-    let mut seen = std::collections::HashSet::new();
-    while let Some(ty) = stack.pop() {
-        let Type::Id(t) = ty else { continue };
-        if !seen.insert(t) {
-            continue;
-        }
-        let kind = &resolve.types[t].kind;
-        if matches!(kind, TypeDefKind::Resource | TypeDefKind::Handle(_)) {
-            return true;
-        }
-        stack.extend(crate::wit_walk::children(kind));
-    }
-    false
+    reachable(resolve, [ty]).any(|t| {
+        matches!(
+            resolve.types[t].kind,
+            TypeDefKind::Resource | TypeDefKind::Handle(_)
+        )
+    })
 }
 
 /// Whether `func`'s signature reaches a type defined at world level.
 fn uses_world_types(resolve: &Resolve, func: &Function) -> bool {
-    let mut stack: Vec<Type> = func
-        .params
-        .iter()
-        .map(|p| p.ty)
-        .chain(func.result)
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    while let Some(ty) = stack.pop() {
-        if let Type::Id(t) = ty
-            && seen.insert(t)
-        {
-            let def = &resolve.types[t];
-            if matches!(def.owner, wit_parser::TypeOwner::World(_)) {
-                return true;
-            }
-            stack.extend(crate::wit_walk::children(&def.kind));
-        }
-    }
-    false
+    reachable(resolve, signature(func))
+        .any(|t| matches!(resolve.types[t].owner, wit_parser::TypeOwner::World(_)))
 }
 
 /// Makes the import plan coherent for resources and type links, then
@@ -780,20 +733,11 @@ fn item_deps(resolve: &Resolve, item: &WorldItem) -> Vec<InterfaceId> {
     match item {
         WorldItem::Interface { id, .. } => pending.extend(resolve.interface_direct_deps(*id)),
         WorldItem::Type { id, .. } => stack.push(Type::Id(*id)),
-        WorldItem::Function(func) => {
-            stack.extend(func.params.iter().map(|p| p.ty).chain(func.result));
-        }
+        WorldItem::Function(func) => stack.extend(signature(func)),
     }
-    let mut seen = std::collections::HashSet::new();
-    while let Some(ty) = stack.pop() {
-        if let Type::Id(t) = ty
-            && seen.insert(t)
-        {
-            let def = &resolve.types[t];
-            if let wit_parser::TypeOwner::Interface(owner) = def.owner {
-                pending.push(owner);
-            }
-            stack.extend(crate::wit_walk::children(&def.kind));
+    for t in reachable(resolve, stack) {
+        if let wit_parser::TypeOwner::Interface(owner) = resolve.types[t].owner {
+            pending.push(owner);
         }
     }
     while let Some(id) = pending.pop() {

@@ -1,7 +1,9 @@
 //! One walk over the types inside a WIT type definition, shared by every
 //! pass that needs to look into (or rewrite) nested types.
 
-use wit_parser::{Handle, Type, TypeDefKind};
+use std::collections::HashSet;
+
+use wit_parser::{Function, Handle, Resolve, Type, TypeDefKind, TypeId};
 
 /// Calls `visit` on each type directly inside `kind` (record fields, case
 /// payloads, list elements, handle targets, ...), letting it rewrite them.
@@ -46,4 +48,30 @@ pub(crate) fn children(kind: &TypeDefKind) -> Vec<Type> {
     let mut out = Vec::new();
     children_mut(&mut kind.clone(), |t| out.push(*t));
     out
+}
+
+/// Every type defined in `resolve` that `roots` reach (each once, the roots'
+/// own definitions included), for passes that ask what a signature touches.
+pub(crate) fn reachable(
+    resolve: &Resolve,
+    roots: impl IntoIterator<Item = Type>,
+) -> impl Iterator<Item = TypeId> + '_ {
+    let mut stack: Vec<Type> = roots.into_iter().collect();
+    let mut seen = HashSet::new();
+    std::iter::from_fn(move || {
+        while let Some(ty) = stack.pop() {
+            if let Type::Id(id) = ty
+                && seen.insert(id)
+            {
+                stack.extend(children(&resolve.types[id].kind));
+                return Some(id);
+            }
+        }
+        None
+    })
+}
+
+/// The types of `func`'s parameters and result.
+pub(crate) fn signature(func: &Function) -> impl Iterator<Item = Type> + '_ {
+    func.params.iter().map(|p| p.ty).chain(func.result)
 }

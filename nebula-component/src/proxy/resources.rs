@@ -95,37 +95,27 @@ impl ResourceTable {
             world_exports: interfaces(&resolve.worlds[world].exports),
             world_imports: interfaces(&resolve.worlds[world].imports),
         };
-        let mut seen = std::collections::HashSet::new();
-        let mut stack: Vec<Type> = funcs
-            .into_iter()
-            .flat_map(|f| f.params.iter().map(|p| p.ty).chain(f.result))
-            .collect();
-        while let Some(ty) = stack.pop() {
-            let Type::Id(id) = ty else { continue };
-            if !seen.insert(id) {
-                continue;
-            }
-            match &resolve.types[id].kind {
-                TypeDefKind::Handle(Handle::Own(r) | Handle::Borrow(r)) => {
-                    let resource = dealias(resolve, *r);
-                    if table.entries.iter().all(|e| e.resource != resource) {
-                        let defined = match resolve.types[resource].owner {
-                            TypeOwner::Interface(owner) => table
-                                .world_exports
-                                .iter()
-                                .find(|(id, _)| *id == owner)
-                                .map(|(_, key)| key.clone()),
-                            _ => None,
-                        };
-                        table.entries.push(Entry {
-                            resource,
-                            defined,
-                            first_import: 0,
-                            first_helper: 0,
-                        });
-                    }
+        let signatures = funcs.into_iter().flat_map(crate::wit_walk::signature);
+        for id in crate::wit_walk::reachable(resolve, signatures) {
+            if let TypeDefKind::Handle(Handle::Own(r) | Handle::Borrow(r)) = &resolve.types[id].kind
+            {
+                let resource = dealias(resolve, *r);
+                if table.entries.iter().all(|e| e.resource != resource) {
+                    let defined = match resolve.types[resource].owner {
+                        TypeOwner::Interface(owner) => table
+                            .world_exports
+                            .iter()
+                            .find(|(id, _)| *id == owner)
+                            .map(|(_, key)| key.clone()),
+                        _ => None,
+                    };
+                    table.entries.push(Entry {
+                        resource,
+                        defined,
+                        first_import: 0,
+                        first_helper: 0,
+                    });
                 }
-                kind => stack.extend(crate::wit_walk::children(kind)),
             }
         }
         table

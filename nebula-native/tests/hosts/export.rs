@@ -9,7 +9,7 @@ use crate::support::*;
 fn spans_reach_an_otlp_http_receiver() {
     let dir = scratch("otlp");
     let instrumented = instrument(fixtures::TYPES, &dir, OtelFlavor::Inner);
-    let receiver = Receiver::start();
+    let receiver = otlp_receiver();
     let trace = dir.join("trace.json");
     let out = nebula(&[
         "run",

@@ -3,9 +3,8 @@
 //! loopback upstream.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nebula_component::OtelFlavor;
@@ -164,33 +163,8 @@ fn serve_answers_like_the_plain_component_and_parents_spans() {
 
 /// A loopback HTTP/1.1 server answering every request with `200` and the
 /// body `upstream saw <METHOD> <path>`; it records each request line.
-struct Upstream {
-    /// `http://127.0.0.1:PORT`.
-    url: String,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl Upstream {
-    /// Starts the server thread (it lives until the test ends).
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let seen = requests.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                if let Some(line) = answer(stream) {
-                    seen.lock().unwrap().push(line);
-                }
-            }
-        });
-        Self { url, requests }
-    }
-
-    /// The request lines (`GET /path HTTP/1.1`) seen so far.
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
-    }
+fn upstream() -> Loopback<String> {
+    Loopback::start(answer)
 }
 
 /// Reads one request head (the guest's `GET`s have no body) and answers.
@@ -233,7 +207,7 @@ fn children_of<'a>(spans: &'a [Span], parent: &Span) -> Vec<&'a Span> {
 
 #[test]
 fn serve_sends_outgoing_requests_and_wraps_them_in_client_spans() {
-    let upstream = Upstream::start();
+    let upstream = upstream();
     let dir = scratch("serve-outgoing");
     let instrumented = instrument(guests::HTTP, &dir, OtelFlavor::Inner);
     let (plain_trace, traced_trace) = (dir.join("plain.json"), dir.join("traced.json"));
@@ -310,7 +284,7 @@ fn serve_sends_outgoing_requests_and_wraps_them_in_client_spans() {
 
 #[test]
 fn serve_denies_outgoing_requests_when_asked() {
-    let upstream = Upstream::start();
+    let upstream = upstream();
     let dir = scratch("serve-deny-outgoing");
     let served = Served::start(
         guests::HTTP,

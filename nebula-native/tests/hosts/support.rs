@@ -109,24 +109,25 @@ pub fn status_message(span: &Span) -> &str {
     span.status.as_ref().map_or("", |s| s.message.as_str())
 }
 
-/// An OTLP/HTTP receiver on loopback, decoding each POST body as an
-/// `ExportTraceServiceRequest` (protobuf) and answering 200.
-pub struct Receiver {
+/// A loopback HTTP/1.1 server on its own thread (it lives until the test
+/// ends): `handle` reads and answers one request per connection and says
+/// what to record of it.
+pub struct Loopback<T> {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
-    requests: Arc<Mutex<Vec<(String, String, ExportTraceServiceRequest)>>>,
+    requests: Arc<Mutex<Vec<T>>>,
 }
 
-impl Receiver {
-    /// Starts the receiver thread (it lives until the test ends).
-    pub fn start() -> Self {
+impl<T: Clone + Send + 'static> Loopback<T> {
+    /// Starts the server thread.
+    pub fn start(handle: fn(TcpStream) -> Option<T>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                if let Some(request) = receive(stream) {
+                if let Some(request) = handle(stream) {
                     seen.lock().unwrap().push(request);
                 }
             }
@@ -134,10 +135,16 @@ impl Receiver {
         Self { url, requests }
     }
 
-    /// (path, content-type, request) of every POST so far.
-    pub fn requests(&self) -> Vec<(String, String, ExportTraceServiceRequest)> {
+    /// What was recorded of every request so far.
+    pub fn requests(&self) -> Vec<T> {
         self.requests.lock().unwrap().clone()
     }
+}
+
+/// An OTLP/HTTP receiver: records (path, content-type, request) of every
+/// POST, its body decoded as an `ExportTraceServiceRequest` (protobuf).
+pub fn otlp_receiver() -> Loopback<(String, String, ExportTraceServiceRequest)> {
+    Loopback::start(receive)
 }
 
 /// Reads one HTTP/1.1 request from `stream` and answers 200.
