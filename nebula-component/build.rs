@@ -1,5 +1,8 @@
-//! Builds the span runtime (`runtime/`, a `no_std` Rust crate) as a core
-//! wasm module that every generated proxy links in.
+//! Builds the wasm parts of every instrumented output (`runtime/`, a small
+//! `no_std` workspace) as core wasm modules: the span runtime
+//! (`nebula_span_runtime.wasm`, one instance per output) and the proxy base
+//! (`nebula_proxy_base.wasm`, which every proxy's forwarders are linked
+//! into).
 //!
 //! The nested `cargo build --target wasm32-wasip2` gets its own target
 //! directory under `OUT_DIR` (sharing the outer one would block on its lock)
@@ -15,7 +18,9 @@ fn main() {
     let runtime_dir = manifest_dir.join("runtime");
     let wit_dir = manifest_dir.join("../wit");
     for path in [
-        runtime_dir.join("src"),
+        runtime_dir.join("arena"),
+        runtime_dir.join("spans"),
+        runtime_dir.join("base"),
         runtime_dir.join("Cargo.toml"),
         wit_dir,
     ] {
@@ -26,14 +31,20 @@ fn main() {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&runtime_dir)
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .args([
+            "build",
+            "--release",
+            "--workspace",
+            "--target",
+            "wasm32-wasip2",
+        ])
         .arg("--target-dir")
         .arg(&target_dir)
         .env(
             "CARGO_ENCODED_RUSTFLAGS",
-            // A core module, not a component: the proxy generator links it
-            // into each proxy's module. A small stack: the runtime's frames
-            // are shallow.
+            // Core modules, not components: the generator adds to them
+            // before `wit-component` makes components of them. A small
+            // stack: their frames are shallow.
             [
                 "-Clink-arg=--skip-wit-component",
                 "-Clink-arg=-zstack-size=65536",
@@ -59,9 +70,11 @@ fn main() {
              is the target installed? (`rustup target add wasm32-wasip2`)"
         );
     }
-    let built = target_dir.join("wasm32-wasip2/release/nebula_span_runtime.wasm");
-    std::fs::copy(&built, out_dir.join("nebula_span_runtime.wasm"))
-        .unwrap_or_else(|e| panic!("missing {}: {e}", built.display()));
+    for module in ["nebula_span_runtime.wasm", "nebula_proxy_base.wasm"] {
+        let built = target_dir.join("wasm32-wasip2/release").join(module);
+        std::fs::copy(&built, out_dir.join(module))
+            .unwrap_or_else(|e| panic!("missing {}: {e}", built.display()));
+    }
 }
 
 fn rerun_if_changed(path: &Path) {

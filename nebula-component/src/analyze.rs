@@ -61,8 +61,9 @@ pub struct Plan {
     pub resolve: Resolve,
     /// The target's world in `resolve`.
     pub world: WorldId,
-    /// The interfaces the span runtime imports, dependencies first.
-    pub runtime_imports: Vec<InterfaceId>,
+    /// `nebula:spans/spans`, which every proxy imports (from the output's
+    /// one span runtime).
+    pub spans: InterfaceId,
     /// Every export, in order.
     pub exports: Vec<ExportItem>,
     /// Every import that is a function or an interface, in order.
@@ -94,11 +95,7 @@ impl Plan {
         let remap = resolve
             .merge(runtime.resolve)
             .map_err(|e| Error::Unsupported(format!("the component's `wasi:otel`, `wasi:clocks` or `wasi:random` packages conflict with the ones Nebula imports: {e:#}")))?;
-        let runtime_imports = runtime
-            .interfaces
-            .iter()
-            .map(|id| remap.interfaces[id.index()].expect("merged interface"))
-            .collect();
+        let spans = remap.interfaces[runtime.spans.index()].expect("merged interface");
 
         let component_name = options
             .component_name
@@ -146,7 +143,7 @@ impl Plan {
         Ok(Plan {
             resolve,
             world,
-            runtime_imports,
+            spans,
             exports,
             imports,
             component_name,
@@ -365,6 +362,14 @@ fn plan_interface(
     {
         return Treatment::PassThrough {
             reason: "`wasi:otel` is never wrapped".into(),
+        };
+    }
+    if let Some(pkg) = package
+        && pkg.namespace == "nebula"
+        && pkg.name == "spans"
+    {
+        return Treatment::PassThrough {
+            reason: "Nebula's own span runtime is never wrapped".into(),
         };
     }
     let chatty = direction == Direction::Import

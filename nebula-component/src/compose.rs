@@ -5,8 +5,15 @@
 //! host imports ──► import proxy ──► target ──► export proxy ──► wrapped exports
 //!        │                            ▲  └───────────────────► passed-through exports
 //!        ├────────────────────────────┘  (imports not wrapped)
-//!        └──────────────────────────────────► both proxies  (dependencies, wasi:otel)
+//!        ├──────────────────────────────────► both proxies  (dependencies)
+//!        └──► span runtime ─────────────────► both proxies  (nebula:spans)
+//!             (wasi:otel, clock, random)
 //! ```
+//!
+//! The span runtime is instantiated where the output is finished: here for
+//! a single component; for a composition instrumented inside, each inner
+//! component's proxies import `nebula:spans` and the re-composition
+//! (`nested.rs`) wires them all to its one runtime instance.
 //!
 //! The export proxy takes the target's imported interfaces it uses (for
 //! their types) from the host, wrapped or not, so the exports' `use` links
@@ -39,14 +46,17 @@ use crate::Direction;
 use crate::Error;
 use crate::analyze::Plan;
 use crate::proxy::Proxy;
+use crate::wit_sources::SPANS_INTERFACE;
 
 /// Composes `target` (the input bytes) with its import proxy and export
-/// proxy (either may be absent).
+/// proxy (either may be absent), and with the span `runtime` component when
+/// given (otherwise the result imports `nebula:spans`).
 pub fn compose(
     target: &[u8],
     plan: &Plan,
     import_proxy: Option<&Proxy>,
     export_proxy: Option<&Proxy>,
+    runtime: Option<&[u8]>,
 ) -> Result<Vec<u8>, Error> {
     let mut graph = CompositionGraph::new();
     let register = |graph: &mut CompositionGraph, name: &str, bytes: &[u8]| {
@@ -100,6 +110,14 @@ pub fn compose(
     let target_imports = package_imports(&graph, target_pkg);
     for (name, kind) in &target_imports {
         wiring.import(&mut graph, name, *kind)?;
+    }
+    if let Some(runtime) = runtime {
+        let pkg = register(&mut graph, "nebula:span-runtime", runtime)?;
+        let spans = instantiate_runtime(&mut graph, pkg, &mut |graph, name, kind| {
+            wiring.import(graph, name, kind)
+        })?;
+        // Every proxy's import of `nebula:spans` gets the runtime's export.
+        wiring.imports.insert(SPANS_INTERFACE.to_string(), spans);
     }
     let import_node = match import_pkg {
         Some(pkg) => {
@@ -189,6 +207,25 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Instantiates the span runtime `package`, its imports from `import`;
+/// returns the node of its `nebula:spans` export.
+pub(crate) fn instantiate_runtime(
+    graph: &mut CompositionGraph,
+    package: wac_graph::PackageId,
+    import: &mut dyn FnMut(&mut CompositionGraph, &str, ItemKind) -> Result<NodeId, Error>,
+) -> Result<NodeId, Error> {
+    let node = graph.instantiate(package);
+    for (name, kind) in package_imports(graph, package) {
+        let arg = import(graph, &name, kind)?;
+        graph
+            .set_instantiation_argument(node, &name, arg)
+            .map_err(|e| Error::internal(&format!("wiring the span runtime's `{name}`"), e))?;
+    }
+    graph
+        .alias_instance_export(node, SPANS_INTERFACE)
+        .map_err(|e| Error::internal("taking the span runtime's export", e))
+}
+
 /// The composition's imports, one node per name shared by all who import it.
 #[derive(Default)]
 struct Wiring {
@@ -269,7 +306,8 @@ impl Wiring {
     }
 }
 
-fn package_imports(
+/// A package's imports, in order.
+pub(crate) fn package_imports(
     graph: &CompositionGraph,
     package: wac_graph::PackageId,
 ) -> Vec<(String, wac_graph::types::ItemKind)> {

@@ -5,11 +5,13 @@
 //!
 //! 1. [`analyze`]: validate the input, recover its world and decide what to
 //!    wrap (an immutable [`analyze::Plan`]);
-//! 2. [`proxy`]: synthesize the export proxy as wasm: a core module made of
-//!    the prebuilt span runtime plus one generated forwarder per function,
-//!    turned into a component by `wit-component`;
-//! 3. [`compose`]: wire target and proxy together with `wac-graph` and
-//!    validate the result.
+//! 2. [`proxy`]: synthesize the proxies as wasm: core modules made of the
+//!    prebuilt proxy base plus one generated forwarder per function, and
+//!    the output's one span runtime, turned into components by
+//!    `wit-component`;
+//! 3. [`compose`]: wire target, proxies and runtime together with
+//!    `wac-graph` and validate the result (`nested` does the same inside
+//!    compositions).
 //!
 //! No I/O happens here: the same code runs natively and inside `nebula.wasm`.
 #![deny(missing_docs)]
@@ -45,18 +47,52 @@ pub struct Instrumented {
 /// Returns a typed [`Error`] for input that is not a valid component, and
 /// never panics on bad input.
 pub fn instrument(component: &[u8], options: &Options) -> Result<Instrumented, Error> {
+    let mut runtime = proxy::SpanRuntime::new()?;
+    instrument_part(component, options, &mut runtime, Finish::Output)
+}
+
+/// Whether a part is the whole output (its composition instantiates the
+/// span runtime) or an inner component of one (its proxies import
+/// `nebula:spans` from the enclosing composition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    Output,
+    Inner,
+}
+
+/// Instruments `component`, its proxies' span descriptors going to
+/// `runtime`.
+fn instrument_part(
+    component: &[u8],
+    options: &Options,
+    runtime: &mut proxy::SpanRuntime,
+    finish: Finish,
+) -> Result<Instrumented, Error> {
     let plan = analyze::Plan::new(component, options)?;
     if options.depth != Some(0) {
         if let Some(composition) = nested::Composition::read(component) {
-            return instrument_inside(component, &composition, options);
+            return instrument_inside(component, &composition, options, runtime, finish);
         }
         if nested::has_inner_components(component) {
-            let mut done = instrument_boundary(component, &plan, options)?;
+            let mut done = instrument_boundary(component, &plan, options, runtime, finish)?;
             done.report.skipped.push(NOT_A_PLAIN_COMPOSITION.into());
             return Ok(done);
         }
     }
-    instrument_boundary(component, &plan, options)
+    instrument_boundary(component, &plan, options, runtime, finish)
+}
+
+/// The span runtime component when `finish` is the output's and a proxy
+/// needs it.
+fn runtime_here(
+    runtime: &proxy::SpanRuntime,
+    options: &Options,
+    finish: Finish,
+) -> Result<Option<Vec<u8>>, Error> {
+    match finish {
+        Finish::Output if runtime.is_used() => runtime.component(&options.flavor).map(Some),
+        _ => Ok(None),
+    }
 }
 
 /// What the report says of inner components left alone.
@@ -69,10 +105,12 @@ fn instrument_boundary(
     component: &[u8],
     plan: &analyze::Plan,
     options: &Options,
+    runtime: &mut proxy::SpanRuntime,
+    finish: Finish,
 ) -> Result<Instrumented, Error> {
-    let proxy = |side| -> Result<Option<proxy::Proxy>, Error> {
+    let mut proxy = |side| -> Result<Option<proxy::Proxy>, Error> {
         match plan.wrapped(side).next() {
-            Some(_) => proxy::Proxy::build(plan, options, side).map(Some),
+            Some(_) => proxy::Proxy::build(plan, side, runtime).map(Some),
             None => Ok(None),
         }
     };
@@ -90,6 +128,7 @@ fn instrument_boundary(
         plan,
         import_proxy.as_ref(),
         export_proxy.as_ref(),
+        runtime_here(runtime, options, finish)?.as_deref(),
     )?;
     let wit = [import_proxy, export_proxy]
         .into_iter()
@@ -111,6 +150,8 @@ fn instrument_inside(
     component: &[u8],
     composition: &nested::Composition,
     options: &Options,
+    runtime: &mut proxy::SpanRuntime,
+    finish: Finish,
 ) -> Result<Instrumented, Error> {
     let inner_options = Options {
         depth: options.depth.map(|d| d - 1),
@@ -121,7 +162,8 @@ fn instrument_inside(
     let mut replaced = Vec::new();
     for (i, inner) in composition.components(component).into_iter().enumerate() {
         let label = analyze::component_name(inner).unwrap_or_else(|| format!("#{i}"));
-        let instrumented = instrument(inner, &inner_options).map_err(|e| e.inside(&label))?;
+        let instrumented = instrument_part(inner, &inner_options, runtime, Finish::Inner)
+            .map_err(|e| e.inside(&label))?;
         let inner_report = instrumented.report;
         report.components.push(label.clone());
         report.wrapped.extend(inner_report.wrapped);
@@ -145,7 +187,11 @@ fn instrument_inside(
         );
         replaced.push(instrumented.component);
     }
-    let bytes = composition.rebuild(component, &replaced)?;
+    let bytes = composition.rebuild(
+        component,
+        &replaced,
+        runtime_here(runtime, options, finish)?.as_deref(),
+    )?;
     compose::validate(&bytes)?;
     Ok(Instrumented {
         component: bytes,

@@ -27,7 +27,53 @@ use wasmparser::{
     Payload,
 };
 
-use crate::Error;
+use crate::wit_sources::SPANS_INTERFACE;
+use crate::{Error, compose};
+
+/// The re-composition's imports: one node per name, shared by all who
+/// import it; `nebula:spans` comes from the span runtime, instantiated
+/// when first asked for.
+struct Imports {
+    nodes: HashMap<String, NodeId>,
+    /// The original's imports with its own view of their types.
+    outer: HashMap<String, ItemKind>,
+    /// The span runtime's package, until it is instantiated.
+    runtime: Option<wac_graph::PackageId>,
+}
+
+impl Imports {
+    /// The node for import `name`; `kind` is the importer's view of its
+    /// type, used when the original does not import it.
+    fn get(
+        &mut self,
+        graph: &mut CompositionGraph,
+        name: &str,
+        kind: Option<ItemKind>,
+    ) -> Result<NodeId, Error> {
+        if let Some(node) = self.nodes.get(name) {
+            return Ok(*node);
+        }
+        if name == SPANS_INTERFACE
+            && let Some(runtime) = self.runtime.take()
+        {
+            let node = compose::instantiate_runtime(graph, runtime, &mut |graph, name, kind| {
+                self.get(graph, name, Some(kind))
+            })?;
+            self.nodes.insert(name.to_string(), node);
+            return Ok(node);
+        }
+        let kind = self.outer.get(name).copied().or(kind).ok_or_else(|| {
+            Error::Internal(format!("the composition's import `{name}` has no type"))
+        })?;
+        let node = graph.import(name, kind).map_err(|e| {
+            Error::Internal(format!(
+                "re-composing the composition: importing `{name}`: {e}"
+            ))
+        })?;
+        self.nodes.insert(name.to_string(), node);
+        Ok(node)
+    }
+}
 
 /// Something with an index in the composition's instance or function space.
 #[derive(Debug, Clone)]
@@ -128,7 +174,7 @@ fn has_code(bytes: &[u8]) -> bool {
 
 /// Calls `each` with every top-level payload of `bytes` (and, for nested
 /// modules and components, their bytes), without descending into them.
-fn for_each_top_level(bytes: &[u8], mut each: impl FnMut(&Payload<'_>, Option<&[u8]>)) {
+pub(crate) fn for_each_top_level(bytes: &[u8], mut each: impl FnMut(&Payload<'_>, Option<&[u8]>)) {
     let mut parser = Parser::new(0);
     let mut offset = 0;
     while let Ok(Chunk::Parsed { consumed, payload }) = parser.parse(&bytes[offset..], true) {
@@ -300,9 +346,14 @@ impl Composition {
 
     /// Re-composes with `components` (the inner definitions, in order,
     /// instrumented or not) in place of the original ones. Imports the
-    /// replacements add (the span runtime's) become imports of the result,
-    /// one per name.
-    pub fn rebuild(&self, outer: &[u8], components: &[Vec<u8>]) -> Result<Vec<u8>, Error> {
+    /// replacements add become imports of the result, one per name, except
+    /// `nebula:spans`, which the span `runtime` component serves when given.
+    pub fn rebuild(
+        &self,
+        outer: &[u8],
+        components: &[Vec<u8>],
+        runtime: Option<&[u8]>,
+    ) -> Result<Vec<u8>, Error> {
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             Error::Internal(format!("re-composing the composition: {what}: {e}"))
         };
@@ -323,16 +374,24 @@ impl Composition {
             );
         }
 
-        let mut imports: HashMap<String, NodeId> = HashMap::new();
-        let mut import = |graph: &mut CompositionGraph, name: &str, kind: ItemKind| {
-            if let Some(node) = imports.get(name) {
-                return Ok(*node);
-            }
-            let node = graph
-                .import(name, kind)
-                .map_err(|e| fail(&format!("importing `{name}`"), &e))?;
-            imports.insert(name.to_string(), node);
-            Ok::<_, Error>(node)
+        let runtime = runtime
+            .map(|bytes| {
+                let package = Package::from_bytes(
+                    "nebula:span-runtime",
+                    None,
+                    bytes.to_vec(),
+                    graph.types_mut(),
+                )
+                .map_err(|e| fail("reading the span runtime", &e))?;
+                graph
+                    .register_package(package)
+                    .map_err(|e| fail("registering the span runtime", &e))
+            })
+            .transpose()?;
+        let mut imports = Imports {
+            nodes: HashMap::new(),
+            outer: outer_imports.into_iter().collect(),
+            runtime,
         };
         let mut instances: Vec<NodeId> = Vec::new();
         let mut aliases: HashMap<(NodeId, String), NodeId> = HashMap::new();
@@ -346,25 +405,18 @@ impl Composition {
                     source,
                     &instances,
                     &mut aliases,
-                    &mut |graph, name| {
-                        let kind = *outer_imports.get(name).ok_or_else(|| {
-                            Error::Internal(format!(
-                                "the composition's import `{name}` has no type"
-                            ))
-                        })?;
-                        import(graph, name, kind)
-                    },
+                    &mut |graph, name| imports.get(graph, name, None),
                 )?;
                 graph
                     .set_instantiation_argument(node, name, arg)
                     .map_err(|e| fail(&format!("wiring `{name}`"), &e))?;
             }
             // What the replacement imports beyond the original's arguments
-            // (the span runtime's interfaces) comes from the result's imports.
+            // (`nebula:spans`, or `wasi:otel` when the runtime is not here)
+            // comes from the span runtime or the result's imports.
             for (name, kind) in wanted {
                 if !instantiation.args.iter().any(|(arg, _)| *arg == name) {
-                    let kind = outer_imports.get(&name).copied().unwrap_or(kind);
-                    let arg = import(&mut graph, &name, kind)?;
+                    let arg = imports.get(&mut graph, &name, Some(kind))?;
                     graph
                         .set_instantiation_argument(node, &name, arg)
                         .map_err(|e| fail(&format!("wiring `{name}`"), &e))?;

@@ -1,5 +1,6 @@
-//! The WIT that every proxy imports (`wasi:otel`, the clock and the random
-//! source the span runtime uses), embedded from the repository's `wit/`.
+//! The WIT of the span runtime's imports (`wasi:otel`, the clock and the
+//! random source) and of `nebula:spans`, which connects every proxy to the
+//! runtime, embedded from the repository's `wit/`.
 
 use wit_parser::{InterfaceId, Resolve};
 
@@ -19,6 +20,10 @@ const PACKAGES: &[(&str, &str)] = &[
         include_str!("../../wit/deps/random/random.wit"),
     ),
     (
+        "wit/deps/spans/spans.wit",
+        include_str!("../../wit/deps/spans/spans.wit"),
+    ),
+    (
         "wit/deps/otel.wit",
         concat!(
             include_str!("../../wit/deps/otel/types.wit"),
@@ -28,13 +33,19 @@ const PACKAGES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The interfaces the span runtime imports, in a `Resolve` of their own.
+/// The name proxies import the span runtime by, and the runtime exports.
+pub(crate) const SPANS_INTERFACE: &str = "nebula:spans/spans@0.1.0";
+
+/// The interfaces the span runtime imports, and the one it exports, in a
+/// `Resolve` of their own.
 pub(crate) struct RuntimeImports {
     /// The resolve holding only the packages above.
     pub resolve: Resolve,
-    /// Dependencies first, so they can be appended to a world's imports in
-    /// this order.
+    /// What the runtime imports, dependencies first, so they can be
+    /// appended to a world's imports in this order.
     pub interfaces: Vec<InterfaceId>,
+    /// `nebula:spans/spans`, what the runtime exports and proxies import.
+    pub spans: InterfaceId,
 }
 
 impl RuntimeImports {
@@ -69,9 +80,11 @@ impl RuntimeImports {
             interface(&resolve, &otel, "types")?,
             interface(&resolve, &otel, "tracing")?,
         ];
+        let spans = interface(&resolve, "nebula:spans@0.1.0", "spans")?;
         Ok(RuntimeImports {
             resolve,
             interfaces,
+            spans,
         })
     }
 }

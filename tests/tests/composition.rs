@@ -4,7 +4,8 @@
 //! inside an instrumented component nest too; and a long-lived instance
 //! does not grow its memory.
 
-use nebula_component::{Options, instrument};
+use nebula_component::proxy::SpanRuntime;
+use nebula_component::{Options, OtelFlavor, instrument};
 use nebula_native::host::otel::{Recorded, SpanData, SpanKind};
 use nebula_tests::compose::{chain, plug};
 use nebula_tests::fixtures::{self, read};
@@ -27,6 +28,28 @@ fn ended(events: &[Recorded]) -> Vec<&SpanData> {
             Recorded::Started(_) => None,
         })
         .collect()
+}
+
+/// The most an output may grow per wrapped function, beyond its one span
+/// runtime.
+const PER_FUNCTION: usize = 2560;
+
+/// How many copies of the span runtime's code `component` holds: core
+/// modules (at any depth) exporting its `start`.
+fn span_runtimes(component: &[u8]) -> usize {
+    wasmparser::Parser::new(0)
+        .parse_all(component)
+        .filter_map(|payload| match payload.ok()? {
+            wasmparser::Payload::ExportSection(exports) => Some(exports),
+            _ => None,
+        })
+        .filter(|exports| {
+            exports
+                .clone()
+                .into_iter()
+                .any(|e| e.is_ok_and(|e| e.name == "nebula:spans/spans@0.1.0#start"))
+        })
+        .count()
 }
 
 fn ids(ids: &[u32]) -> Val {
@@ -141,8 +164,10 @@ fn a_three_component_chain_gets_a_span_at_every_inner_boundary() -> Result<()> {
     let out = instrument(&plain, &Options::default())?;
     assert_eq!(out.report.components.len(), 3, "{:#?}", out.report);
     let single = instrument(&parts[2], &Options::default())?;
+    let runtime = SpanRuntime::new()?.component(&OtelFlavor::Inner)?.len();
     println!(
-        "sizes: chain {} -> {} bytes ({} functions wrapped); chain-back alone {} -> {} bytes ({})",
+        "sizes: chain {} -> {} bytes ({} functions wrapped); chain-back alone {} -> {} bytes ({}); \
+         span runtime {runtime} bytes",
         plain.len(),
         out.component.len(),
         out.report.wrapped.len(),
@@ -150,6 +175,26 @@ fn a_three_component_chain_gets_a_span_at_every_inner_boundary() -> Result<()> {
         single.component.len(),
         single.report.wrapped.len()
     );
+    // One span runtime for the whole output, however many inner components
+    // (five proxies here) use it...
+    assert_eq!(span_runtimes(&out.component), 1);
+    assert_eq!(span_runtimes(&single.component), 1);
+    // ...so the output is the input, one runtime, and an amount per
+    // wrapped function (its forwarder, descriptor, types, and a share of
+    // its proxy's small base).
+    for (input, output, wrapped) in [
+        (plain.len(), out.component.len(), out.report.wrapped.len()),
+        (
+            parts[2].len(),
+            single.component.len(),
+            single.report.wrapped.len(),
+        ),
+    ] {
+        assert!(
+            output <= input + runtime + PER_FUNCTION * wrapped,
+            "{output} > {input} + {runtime} + {PER_FUNCTION} * {wrapped}"
+        );
+    }
     let mut traced = Runner::new(&out.component)?;
     let mut reference = Runner::new(&plain)?;
 

@@ -1,21 +1,27 @@
-//! Proxy synthesis: one export proxy per instrumented component, generated
-//! as wasm (no compiler at instrument time).
+//! Proxy synthesis: an export proxy and an import proxy per instrumented
+//! component, and one span runtime per output they all share, generated as
+//! wasm (no compiler at instrument time).
 //!
 //! - [`world`]: the proxy's WIT world;
 //! - [`descriptor`]: the per-function data the span runtime reads;
 //! - [`abi`]: where a call's `result` status sits;
 //! - [`resources`], [`handles`]: wrapper resources, and the walk over a
 //!   call's values that unwraps, wraps and drops their handles;
-//! - [`module`]: the core module (span runtime + forwarders);
+//! - [`module`]: the core modules (proxy base + forwarders; span runtime +
+//!   descriptors);
+//! - [`runtime`]: the output's span runtime component.
 //!
-//! `wit-component` turns the core module into the proxy component.
+//! `wit-component` turns the core modules into components.
 
 mod abi;
 mod descriptor;
 mod handles;
 mod module;
 mod resources;
+mod runtime;
 mod world;
+
+pub use runtime::SpanRuntime;
 
 use std::collections::HashMap;
 
@@ -24,22 +30,22 @@ use wit_parser::abi::AbiVariant;
 use wit_parser::{ManglingAndAbi, SizeAlign, WasmExport, WasmExportKind, WasmImport, WorldItem};
 
 use crate::analyze::Plan;
-use crate::{Direction, Error, Options, OtelFlavor};
+use crate::{Direction, Error};
 use abi::{StatusProbe, core_type, return_area};
-use descriptor::DescriptorData;
 use handles::{HandleCode, HandleWalker, Op, Place};
-use module::{CoreNames, Forwarder, ForwarderLocals, SpanRuntime};
+use module::{CoreNames, Forwarder, ForwarderLocals, Prebuilt};
 use resources::ResourceTable;
+use wasmparser::ExternalKind;
 
 /// Core names of the generated imports and exports. The standard
 /// (`cm32p2|…`) scheme: wit-component resolves these names by lookup, where
 /// legacy names are matched by formatting every candidate (quadratic in the
-/// number of wrapped functions). The runtime's own imports, memory and
+/// number of wrapped functions). The base's own imports, memory and
 /// `cabi_realloc` are renamed into the same scheme.
 const MANGLING: ManglingAndAbi = ManglingAndAbi::Standard32;
 
-/// The span runtime, a core module built from `runtime/` by `build.rs`.
-static SPAN_RUNTIME: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_span_runtime.wasm"));
+/// The proxy base, a core module built from `runtime/base/` by `build.rs`.
+static PROXY_BASE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_proxy_base.wasm"));
 
 /// A generated proxy of one component: the export proxy (instantiated
 /// after the target, wrapping its exports) or the import proxy
@@ -52,15 +58,17 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Generates the proxy for everything `plan` wraps on `side`.
-    pub fn build(plan: &Plan, options: &Options, side: Direction) -> Result<Self, Error> {
+    /// Generates the proxy for everything `plan` wraps on `side`; its span
+    /// descriptors go to the output's `spans` runtime.
+    pub fn build(plan: &Plan, side: Direction, spans: &mut SpanRuntime) -> Result<Self, Error> {
         let (resolve, world) = world::proxy_world(plan, side)?;
         let mut sizes = SizeAlign::default();
         sizes
             .fill(&resolve)
             .map_err(|e| Error::internal("computing type layouts", e))?;
-        let runtime = SpanRuntime::parse(SPAN_RUNTIME)?;
-        let mut data = DescriptorData::new(runtime.descriptor_base());
+        let runtime = Prebuilt::parse(PROXY_BASE)?;
+        spans.count_proxy();
+        let data = spans.descriptors();
         let mangling = MANGLING;
 
         // Function indices: the resource intrinsics come right after the
@@ -176,8 +184,8 @@ impl Proxy {
             }
         }
 
-        // The runtime's interfaces by plain name, with their canonical
-        // (`@0.2` for `@0.2.0`) names that the standard mangling uses.
+        // The base's imports by plain name, with their canonical (`@0.1`
+        // for `@0.1.0`) names that the standard mangling uses.
         let canonical: HashMap<String, String> = resolve.worlds[world]
             .imports
             .values()
@@ -189,23 +197,24 @@ impl Proxy {
             })
             .collect();
         let rename = |module: &str, name: &str| {
-            rename_runtime_import(module, name, &options.flavor, &canonical)
+            let module = canonical.get(module).map_or(module, String::as_str);
+            (format!("cm32p2|{module}"), name.to_string())
+        };
+        let memory = resolve.wasm_export_name(mangling, WasmExport::Memory);
+        let realloc = resolve.wasm_export_name(mangling, WasmExport::Realloc);
+        let export = |kind, name: &str| match (kind, name) {
+            (ExternalKind::Memory, _) => Some(memory.clone()),
+            (ExternalKind::Func, "cabi_realloc") => Some(realloc.clone()),
+            // The base's entry points stay internal.
+            _ => None,
         };
         let names = CoreNames {
             import: &rename,
-            memory: resolve.wasm_export_name(mangling, WasmExport::Memory),
-            realloc: resolve.wasm_export_name(mangling, WasmExport::Realloc),
+            export: &export,
         };
         let intrinsics = resources.intrinsics(&resolve, mangling);
         let helpers = resources.helpers(&resolve, mangling, runtime.taking_global());
-        let mut module = module::link(
-            &runtime,
-            &forwarders,
-            &intrinsics,
-            &helpers,
-            data.bytes(),
-            &names,
-        )?;
+        let mut module = module::link(&runtime, &forwarders, &intrinsics, &helpers, &[], &names)?;
         wit_component::embed_component_metadata(
             &mut module,
             &resolve,
@@ -219,32 +228,26 @@ impl Proxy {
             .and_then(|encoder| encoder.reject_legacy_names(true).encode())
             .map_err(|e| Error::internal("encoding the proxy component", e))?;
         Ok(Proxy {
-            component,
+            component: without_custom_sections(&component),
             wit: world::print(&resolve, world),
         })
     }
 }
 
-/// The runtime's imports in the proxy's (standard) name mangling. The
-/// runtime is built against the `inner` flavor; the `current` flavor
-/// renames its `wasi:otel` imports.
-fn rename_runtime_import(
-    module: &str,
-    name: &str,
-    flavor: &OtelFlavor,
-    canonical: &HashMap<String, String>,
-) -> (String, String) {
-    let (module, name) = match flavor {
-        OtelFlavor::Current(version) if module.starts_with("wasi:otel/") => {
-            let interface = module.split('@').next().unwrap_or(module);
-            let name = match name {
-                "inner-span-context" => "current-span-context",
-                other => other,
-            };
-            (format!("{interface}@{version}"), name)
+/// `component` without its top-level custom sections: the names and
+/// producers `wit-component` records in each generated component are a
+/// quarter of a small proxy's size and describe nothing the user wrote.
+fn without_custom_sections(component: &[u8]) -> Vec<u8> {
+    let mut out = wasm_encoder::Component::new();
+    crate::nested::for_each_top_level(component, |payload, _| {
+        if let Some((id, range)) = payload.as_section()
+            && !matches!(payload, wasmparser::Payload::CustomSection(_))
+        {
+            out.section(&wasm_encoder::RawSection {
+                id,
+                data: &component[range.start as usize..range.end as usize],
+            });
         }
-        _ => (module.to_string(), name),
-    };
-    let module = canonical.get(&module).unwrap_or(&module);
-    (format!("cm32p2|{module}"), name.to_string())
+    });
+    out.finish()
 }

@@ -1,13 +1,22 @@
-//! Emits a proxy's core module: the prebuilt span runtime, re-encoded with
-//! its function indices shifted, plus generated imports of the wrapped
-//! functions, one forwarder per function and the `post-return`s.
+//! Extends a prebuilt core module, re-encoded with its function indices
+//! shifted. For a proxy, the module is the proxy base
+//! (`runtime/base/`) plus generated imports of the wrapped functions, one
+//! forwarder per function and the `post-return`s; for the output's span
+//! runtime (`runtime/spans/`), it is the runtime plus the descriptors of
+//! every wrapped function in its memory.
 //!
-//! Index spaces of the output:
+//! Index spaces of a proxy:
 //!
 //! ```text
-//! functions: [runtime imports][wrapped imports][resource intrinsics]
-//!            [runtime code][resource helpers][forwarders][post-returns]
-//! globals:   [runtime globals][`taking` flag of the resource helpers]
+//! functions: [base imports][wrapped imports][resource intrinsics]
+//!            [base code][resource helpers][forwarders][post-returns]
+//! globals:   [base globals][`taking` flag of the resource helpers]
+//! memory:    [base stack+data][bump arena, grown on demand]
+//! ```
+//!
+//! and of the runtime's memory:
+//!
+//! ```text
 //! memory:    [runtime stack+data][descriptors][bump arena, grown on demand]
 //! ```
 //!
@@ -60,7 +69,8 @@ pub(crate) struct Forwarder {
     pub retptr: bool,
     /// Size and alignment of that return area.
     pub return_area: (u32, u32),
-    /// Address of the span descriptor, when the call gets a span.
+    /// Address of the span descriptor in the span runtime's memory, when
+    /// the call gets a span.
     pub descriptor: Option<u32>,
     /// How to read the call's status.
     pub status: StatusProbe,
@@ -97,8 +107,9 @@ impl ForwarderLocals {
     }
 }
 
-/// The span runtime's facts the linker needs, read once.
-pub(crate) struct SpanRuntime<'a> {
+/// The facts about a prebuilt module (the proxy base or the span runtime)
+/// the linker needs, read once.
+pub(crate) struct Prebuilt<'a> {
     bytes: &'a [u8],
     imported_funcs: u32,
     defined_funcs: u32,
@@ -107,10 +118,10 @@ pub(crate) struct SpanRuntime<'a> {
     globals: u32,
 }
 
-impl<'a> SpanRuntime<'a> {
-    /// Reads the runtime module.
+impl<'a> Prebuilt<'a> {
+    /// Reads a prebuilt module.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
-        let mut rt = SpanRuntime {
+        let mut rt = Prebuilt {
             bytes,
             imported_funcs: 0,
             defined_funcs: 0,
@@ -118,7 +129,7 @@ impl<'a> SpanRuntime<'a> {
             memory_pages: 0,
             globals: 0,
         };
-        let bad = |e: wasmparser::BinaryReaderError| Error::internal("span runtime", e);
+        let bad = |e: wasmparser::BinaryReaderError| Error::internal("prebuilt module", e);
         for payload in Parser::new(0).parse_all(bytes) {
             match payload.map_err(bad)? {
                 Payload::ImportSection(imports) => {
@@ -151,12 +162,12 @@ impl<'a> SpanRuntime<'a> {
         Ok(rt)
     }
 
-    /// How many functions the runtime imports (the generated imports follow).
+    /// How many functions the module imports (the generated imports follow).
     pub fn imported_funcs(&self) -> u32 {
         self.imported_funcs
     }
 
-    /// How many functions the runtime defines (the helpers follow).
+    /// How many functions the module defines (the helpers follow).
     pub fn defined_funcs(&self) -> u32 {
         self.defined_funcs
     }
@@ -166,7 +177,7 @@ impl<'a> SpanRuntime<'a> {
         self.globals
     }
 
-    /// Where the descriptor segment starts: just past the runtime's memory.
+    /// Where an appended data segment starts: just past the module's memory.
     pub fn descriptor_base(&self) -> u32 {
         (self.memory_pages * PAGE) as u32
     }
@@ -175,7 +186,7 @@ impl<'a> SpanRuntime<'a> {
         self.exports
             .get(name)
             .copied()
-            .ok_or_else(|| Error::Internal(format!("span runtime lacks export `{name}`")))
+            .ok_or_else(|| Error::Internal(format!("prebuilt module lacks export `{name}`")))
     }
 }
 
@@ -200,22 +211,28 @@ impl Reencode for Shift {
     }
 }
 
-/// The core names the linked module gives the runtime's own imports and
-/// exports, in the proxy's name mangling.
+/// The core names the linked module gives the prebuilt module's own
+/// imports and exports.
 pub(crate) struct CoreNames<'a> {
-    /// The runtime's `(module, name)` import as the proxy imports it.
+    /// The prebuilt `(module, name)` import as the output imports it.
     pub import: &'a dyn Fn(&str, &str) -> (String, String),
-    /// The linear memory's export name.
-    pub memory: String,
-    /// `cabi_realloc`'s export name.
-    pub realloc: String,
+    /// The name a prebuilt export keeps, if it stays exported.
+    pub export: &'a dyn Fn(ExternalKind, &str) -> Option<String>,
 }
 
-/// Links the runtime with `forwarders`, the resource `intrinsics` (imported
-/// after the forwarders' imports), the resource `helpers` and the
-/// descriptor `data`.
+/// The base's entry points the forwarders call.
+struct EntryPoints {
+    span_start: u32,
+    span_end: u32,
+    reset: u32,
+    realloc: u32,
+}
+
+/// Links the prebuilt module with `forwarders`, the resource `intrinsics`
+/// (imported after the forwarders' imports), the resource `helpers` and
+/// the `data` segment.
 pub(crate) fn link(
-    rt: &SpanRuntime<'_>,
+    rt: &Prebuilt<'_>,
     forwarders: &[Forwarder],
     intrinsics: &[Intrinsic],
     helpers: &[Helper],
@@ -228,10 +245,15 @@ pub(crate) fn link(
         added,
     };
     let runtime_func = |name: &str| rt.export(name).map(|i| shift_index(i, rt, added));
-    let span_start = runtime_func("nebula_span_start")?;
-    let span_end = runtime_func("nebula_span_end")?;
-    let reset = runtime_func("nebula_reset")?;
-    let realloc = runtime_func("cabi_realloc")?;
+    let entry = match forwarders {
+        [] => None,
+        _ => Some(EntryPoints {
+            span_start: runtime_func("nebula_span_start")?,
+            span_end: runtime_func("nebula_span_end")?,
+            reset: runtime_func("nebula_reset")?,
+            realloc: runtime_func("cabi_realloc")?,
+        }),
+    };
     let first_helper = rt.imported_funcs + added + rt.defined_funcs;
     let first_forwarder = first_helper + helpers.len() as u32;
 
@@ -266,9 +288,9 @@ pub(crate) fn link(
         })
         .collect();
 
-    let bad = |e: wasmparser::BinaryReaderError| Error::internal("span runtime", e);
+    let bad = |e: wasmparser::BinaryReaderError| Error::internal("prebuilt module", e);
     let reencode = |e: wasm_encoder::reencode::Error<std::convert::Infallible>| {
-        Error::internal("re-encoding the span runtime", e)
+        Error::internal("re-encoding a prebuilt module", e)
     };
     let mut module = Module::new();
     let mut code: Option<CodeSection> = None;
@@ -291,15 +313,17 @@ pub(crate) fn link(
             for helper in helpers {
                 code.function(&helper.body);
             }
-            for (i, f) in forwarders.iter().enumerate() {
-                let import = rt.imported_funcs + i as u32;
-                code.function(&forwarder_body(f, import, span_start, span_end, realloc));
-            }
-            for _ in &post_returns {
-                let mut body = Function::new([]);
-                body.instruction(&Instruction::Call(reset));
-                body.instruction(&Instruction::End);
-                code.function(&body);
+            if let Some(entry) = &entry {
+                for (i, f) in forwarders.iter().enumerate() {
+                    let import = rt.imported_funcs + i as u32;
+                    code.function(&forwarder_body(f, import, entry));
+                }
+                for _ in &post_returns {
+                    let mut body = Function::new([]);
+                    body.instruction(&Instruction::Call(entry.reset));
+                    body.instruction(&Instruction::End);
+                    code.function(&body);
+                }
             }
             module.section(&code);
         }
@@ -309,7 +333,7 @@ pub(crate) fn link(
                 let base = reader.count();
                 RoundtripReencoder
                     .parse_type_section(&mut section, reader)
-                    .map_err(|e| Error::internal("re-encoding the span runtime", e))?;
+                    .map_err(|e| Error::internal("re-encoding a prebuilt module", e))?;
                 types.emit(base, &mut section);
                 module.section(&section);
             }
@@ -320,7 +344,7 @@ pub(crate) fn link(
                     let (m, n) = (names.import)(import.module, import.name);
                     let ty: EntityType = RoundtripReencoder
                         .entity_type(import.ty)
-                        .map_err(|e| Error::internal("re-encoding the span runtime", e))?;
+                        .map_err(|e| Error::internal("re-encoding a prebuilt module", e))?;
                     section.import(&m, &n, ty);
                 }
                 for (f, ty) in forwarders.iter().zip(&import_types) {
@@ -391,21 +415,26 @@ pub(crate) fn link(
             }
             Payload::ExportSection(reader) => {
                 if !wrote_globals && !helpers.is_empty() {
-                    return Err(Error::Internal("span runtime has no global section".into()));
+                    return Err(Error::Internal(
+                        "prebuilt module has no global section".into(),
+                    ));
                 }
                 let mut section = ExportSection::new();
                 for export in reader {
                     let export = export.map_err(bad)?;
-                    match (export.kind, export.name) {
-                        (ExternalKind::Memory, _) => {
-                            section.export(&names.memory, ExportKind::Memory, export.index);
+                    let Some(name) = (names.export)(export.kind, export.name) else {
+                        continue;
+                    };
+                    let (kind, index) = match export.kind {
+                        ExternalKind::Func => {
+                            (ExportKind::Func, shift_index(export.index, rt, added))
                         }
-                        (ExternalKind::Func, "cabi_realloc") => {
-                            section.export(&names.realloc, ExportKind::Func, realloc);
-                        }
-                        // The runtime's own entry points stay internal.
-                        _ => {}
-                    }
+                        ExternalKind::Memory => (ExportKind::Memory, export.index),
+                        ExternalKind::Global => (ExportKind::Global, export.index),
+                        ExternalKind::Table => (ExportKind::Table, export.index),
+                        _ => continue,
+                    };
+                    section.export(&name, kind, index);
                 }
                 for (i, helper) in helpers.iter().enumerate() {
                     if let Some(name) = &helper.export {
@@ -448,7 +477,9 @@ pub(crate) fn link(
                 wrote_data = true;
             }
             Payload::StartSection { .. } => {
-                return Err(Error::Internal("span runtime has a start function".into()));
+                return Err(Error::Internal(
+                    "prebuilt module has a start function".into(),
+                ));
             }
             Payload::End(_) if !wrote_data && !data.is_empty() => {
                 let mut section = DataSection::new();
@@ -471,7 +502,7 @@ fn flush_code(payload: &Payload<'_>, code: &mut Option<CodeSection>) -> Option<C
     }
 }
 
-fn shift_index(index: u32, rt: &SpanRuntime<'_>, added: u32) -> u32 {
+fn shift_index(index: u32, rt: &Prebuilt<'_>, added: u32) -> u32 {
     if index < rt.imported_funcs {
         index
     } else {
@@ -513,7 +544,8 @@ impl Types {
     }
 }
 
-fn forwarder_body(f: &Forwarder, import: u32, start: u32, end: u32, realloc: u32) -> Function {
+fn forwarder_body(f: &Forwarder, import: u32, entry: &EntryPoints) -> Function {
+    let (start, end, realloc) = (entry.span_start, entry.span_end, entry.realloc);
     use Instruction as I;
     // Locals: the parameters, then `handle`, `area`, `result` (always
     // declared; the borrow cleanup's locals follow), then the cleanup's.

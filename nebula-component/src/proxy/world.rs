@@ -1,13 +1,13 @@
 //! A proxy's WIT world: it imports the items it wraps (from the target for
 //! the export proxy, from the host for the import proxy) and everything
 //! those items depend on, exports the same items again, and imports the
-//! interfaces the span runtime imports.
+//! output's span runtime.
 //!
 //! ```text
 //! world export-proxy {   // or import-proxy
 //!   import <what the wrapped items use>; // interfaces, world-level types
 //!   import <each wrapped export>;        // satisfied by the target
-//!   import wasi:otel/tracing@0.3.0; ... // the span runtime's
+//!   import nebula:spans/spans@0.1.0;     // the output's span runtime
 //!   export <each wrapped export>;
 //! }
 //! ```
@@ -65,13 +65,23 @@ pub(crate) fn proxy_world(plan: &Plan, side: Direction) -> Result<(Resolve, Worl
         }
         imports.entry(item.key.clone()).or_insert(world_item);
     }
-    for id in &plan.runtime_imports {
-        import_with_deps(&resolve, &mut imports, *id);
-    }
+    import_with_deps(&resolve, &mut imports, plan.spans);
     let name = match side {
         Direction::Export => "export-proxy",
         Direction::Import => "import-proxy",
     };
+    let world = add_world(&mut resolve, name, imports, exports);
+    Ok((resolve, world))
+}
+
+/// Adds world `name` with these items to `resolve`, in a package of its own
+/// (`nebula:proxy`).
+pub(crate) fn add_world(
+    resolve: &mut Resolve,
+    name: &str,
+    imports: wit_parser::IndexMap<WorldKey, WorldItem>,
+    exports: wit_parser::IndexMap<WorldKey, WorldItem>,
+) -> WorldId {
     let world = resolve.worlds.alloc(World {
         name: name.to_string(),
         imports,
@@ -97,7 +107,7 @@ pub(crate) fn proxy_world(plan: &Plan, side: Direction) -> Result<(Resolve, Worl
     let package = resolve.packages.alloc(package);
     resolve.package_names.insert(package_name, package);
     resolve.worlds[world].package = Some(package);
-    Ok((resolve, world))
+    world
 }
 
 /// The proxy world as WIT text, for the report.
@@ -269,7 +279,7 @@ impl Needed {
 
 /// Imports interface `id` after everything it uses (which may be other
 /// versions than the embedded WIT names, once merged with the target's).
-fn import_with_deps(
+pub(crate) fn import_with_deps(
     resolve: &Resolve,
     imports: &mut wit_parser::IndexMap<WorldKey, WorldItem>,
     id: InterfaceId,

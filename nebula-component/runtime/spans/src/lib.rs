@@ -1,0 +1,346 @@
+//! The span runtime: one instance per instrumented output, shared by all
+//! its proxies (so an output carries one copy of this code however many
+//! inner components it wraps).
+//!
+//! Proxies reach it through `nebula:spans/spans` (see `wit/deps/spans/`):
+//!
+//! - `start(descriptor) -> handle`: reads the parent from
+//!   `inner-span-context`, makes the new span context (parent's trace id, or
+//!   a fresh one when the parent is invalid; a fresh span id; the parent's
+//!   flags and trace-state), records the start time and calls `on-start`;
+//!   when the parent is valid but not sampled it makes no span at all;
+//! - `end(handle, code, a, b, message)`: records the end time, builds the
+//!   `span-data` and calls `on-end`.
+//!
+//! The generator appends the descriptors of every wrapped function of the
+//! output to this module's memory; `descriptor` is an address there.
+//!
+//! Memory: one bump arena (also the global allocator and `cabi_realloc`).
+//! Calls across components nest, so open spans form a stack, and so do
+//! their allocations: ending a span frees everything allocated since the
+//! enclosing span started, and the memory stays flat however long a call
+//! runs. At most [`MAX_OPEN`] spans are open at once; beyond that calls are
+//! forwarded without spans.
+//!
+//! The descriptor layout (all fields little-endian u32, written by
+//! `nebula-component/src/proxy/descriptor.rs`):
+//!
+//! ```text
+//! descriptor: name.ptr name.len kind attrs.ptr attrs.len
+//!             scope.ptr scope.len version.ptr version.len
+//!             cases.ptr cases.len
+//! attrs:      [key.ptr key.len value.ptr value.len] * attrs.len
+//! cases:      [name.ptr name.len] * cases.len
+//! ```
+#![no_std]
+
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::mem::MaybeUninit;
+
+use nebula_arena::ArenaAlloc;
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "nebula:instrument/span-runtime",
+    generate_all,
+});
+
+use exports::nebula::spans::spans::Guest;
+use wasi::clocks::wall_clock::{self, Datetime};
+use wasi::otel::tracing::{self, SpanContext, SpanData, SpanKind, Status, TraceFlags};
+use wasi::otel::types::{InstrumentationScope, KeyValue};
+
+/// How many spans may be open at once (across all proxies of the output).
+const MAX_OPEN: usize = 64;
+
+#[global_allocator]
+static GLOBAL: ArenaAlloc = ArenaAlloc;
+
+/// The canonical ABI's allocator (lowered strings of `inner-span-context`
+/// and of `end`'s message land here).
+///
+/// # Safety
+///
+/// Called by the canonical ABI with a block it got from here (or null).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cabi_realloc(
+    old_ptr: *mut u8,
+    old_size: usize,
+    align: usize,
+    new_size: usize,
+) -> *mut u8 {
+    unsafe { nebula_arena::realloc(old_ptr, old_size, align, new_size) }
+}
+
+// ---------------------------------------------------------------------------
+// Descriptors written by the generator.
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Str {
+    ptr: *const u8,
+    len: usize,
+}
+
+impl Str {
+    fn to_string(self) -> String {
+        let bytes = unsafe { core::slice::from_raw_parts(self.ptr, self.len) };
+        // The generator writes UTF-8; anything else would be its bug.
+        String::from(core::str::from_utf8(bytes).unwrap_or("?"))
+    }
+}
+
+#[repr(C)]
+struct Attr {
+    key: Str,
+    value: Str,
+}
+
+/// What the generator knows about one wrapped function.
+#[repr(C)]
+pub struct Descriptor {
+    name: Str,
+    kind: u32,
+    attrs: *const Attr,
+    attrs_len: usize,
+    scope: Str,
+    version: Str,
+    cases: *const Str,
+    cases_len: usize,
+}
+
+// ---------------------------------------------------------------------------
+// Span ids.
+
+static mut RNG: u64 = 0;
+
+#[allow(static_mut_refs)]
+fn next_random() -> u64 {
+    unsafe {
+        if RNG == 0 {
+            RNG = wasi::random::random::get_random_u64() | 1;
+        }
+        // splitmix64
+        RNG = RNG.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = RNG;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+fn hex(words: &[u64]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(words.len() * 16);
+    for word in words {
+        for shift in (0..16).rev() {
+            out.push(DIGITS[((word >> (shift * 4)) & 0xf) as usize] as char);
+        }
+    }
+    out
+}
+
+fn is_valid_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().any(|b| b != b'0')
+}
+
+// ---------------------------------------------------------------------------
+// Open spans.
+
+struct Open {
+    descriptor: *const Descriptor,
+    context: SpanContext,
+    parent_span_id: String,
+    start: Datetime,
+    /// The arena's mark once this span's own data is allocated: what a
+    /// span nested in it may free down to.
+    top: usize,
+}
+
+/// The open spans: the first [`OPEN_DEPTH`] slots. (Uninitialised slots
+/// rather than `Option`s keep this out of the data segment.)
+static mut OPEN: [MaybeUninit<Open>; MAX_OPEN] = [const { MaybeUninit::uninit() }; MAX_OPEN];
+static mut OPEN_DEPTH: usize = 0;
+
+/// Frees everything allocated since the innermost open span (below
+/// `depth`) started: the data of spans that ended, strings lowered for
+/// calls that made no span.
+///
+/// # Safety
+///
+/// The spans below `depth` are open.
+#[allow(static_mut_refs)]
+unsafe fn release_above(depth: usize) {
+    unsafe {
+        match depth.checked_sub(1) {
+            Some(enclosing) => nebula_arena::release_to(OPEN[enclosing].assume_init_ref().top),
+            None => nebula_arena::reset(),
+        }
+    }
+}
+
+/// The status a forwarder observed, with its two payload words.
+const STATUS_UNSET: u32 = 0;
+const STATUS_ERROR: u32 = 1;
+const STATUS_ERROR_STRING: u32 = 2;
+const STATUS_ERROR_CASE: u32 = 3;
+const STATUS_ERROR_UNSIGNED: u32 = 4;
+const STATUS_ERROR_SIGNED: u32 = 5;
+
+fn status(descriptor: &Descriptor, code: u32, a: u32, b: u32, message: String) -> Status {
+    let message = match code {
+        STATUS_UNSET => return Status::Unset,
+        STATUS_ERROR_STRING => message,
+        STATUS_ERROR_CASE if (a as usize) < descriptor.cases_len => {
+            unsafe { *descriptor.cases.add(a as usize) }.to_string()
+        }
+        STATUS_ERROR_UNSIGNED => decimal((a as u64) | ((b as u64) << 32), false),
+        STATUS_ERROR_SIGNED => {
+            let value = ((a as u64) | ((b as u64) << 32)) as i64;
+            decimal(value.unsigned_abs(), value < 0)
+        }
+        STATUS_ERROR | _ => String::from("error"),
+    };
+    Status::Error(message)
+}
+
+/// `value` in decimal, with a minus sign when `negative` (`core::fmt`
+/// would double the runtime's size).
+fn decimal(mut value: u64, negative: bool) -> String {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(21);
+    if negative {
+        out.push('-');
+    }
+    out.extend(digits[i..].iter().map(|&d| d as char));
+    out
+}
+
+fn span_kind(kind: u32) -> SpanKind {
+    match kind {
+        0 => SpanKind::Client,
+        1 => SpanKind::Server,
+        2 => SpanKind::Producer,
+        3 => SpanKind::Consumer,
+        _ => SpanKind::Internal,
+    }
+}
+
+struct Runtime;
+
+impl Guest for Runtime {
+    /// Starts a span for the function `descriptor` describes; returns the
+    /// handle to pass to `end` (-1 for no span: the parent is not sampled,
+    /// or too many spans are open).
+    #[allow(static_mut_refs)]
+    fn start(descriptor: u32) -> i32 {
+        let depth = unsafe { OPEN_DEPTH };
+        if depth >= MAX_OPEN {
+            return -1;
+        }
+        let parent = tracing::inner_span_context();
+        let valid = is_valid_id(&parent.trace_id) && is_valid_id(&parent.span_id);
+        if valid && !parent.trace_flags.contains(TraceFlags::SAMPLED) {
+            // The parent is not sampled, so neither is this span: a span
+            // that is never recorded needs no `on-start`/`on-end`, and the
+            // calls made inside see the parent's context, so the trace id
+            // and the unsampled decision still propagate.
+            drop(parent);
+            unsafe { release_above(depth) };
+            return -1;
+        }
+        let context = if valid {
+            SpanContext {
+                trace_id: parent.trace_id,
+                span_id: hex(&[next_random()]),
+                trace_flags: parent.trace_flags,
+                is_remote: false,
+                trace_state: parent.trace_state,
+            }
+        } else {
+            SpanContext {
+                trace_id: hex(&[next_random(), next_random()]),
+                span_id: hex(&[next_random()]),
+                trace_flags: TraceFlags::SAMPLED,
+                is_remote: false,
+                trace_state: Vec::new(),
+            }
+        };
+        let parent_span_id = if valid { parent.span_id } else { String::new() };
+        let start = wall_clock::now();
+        tracing::on_start(&context);
+        unsafe {
+            OPEN[depth].write(Open {
+                descriptor: descriptor as *const Descriptor,
+                context,
+                parent_span_id,
+                start,
+                top: nebula_arena::mark(),
+            });
+            OPEN_DEPTH = depth + 1;
+        }
+        depth as i32
+    }
+
+    /// Ends the span `handle` names with the status the forwarder observed.
+    #[allow(static_mut_refs)]
+    fn end(handle: i32, code: u32, a: u32, b: u32, message: String) {
+        if handle < 0 || handle as usize >= unsafe { OPEN_DEPTH } {
+            return;
+        }
+        let end_time = wall_clock::now();
+        // Spans above `handle` (none, as calls nest) are forgotten with it.
+        let open = unsafe {
+            OPEN_DEPTH = handle as usize;
+            OPEN[handle as usize].assume_init_read()
+        };
+        {
+            let descriptor = unsafe { &*open.descriptor };
+            let attrs =
+                unsafe { core::slice::from_raw_parts(descriptor.attrs, descriptor.attrs_len) };
+            let span = SpanData {
+                span_context: open.context,
+                parent_span_id: open.parent_span_id,
+                span_kind: span_kind(descriptor.kind),
+                name: descriptor.name.to_string(),
+                start_time: open.start,
+                end_time,
+                attributes: attrs
+                    .iter()
+                    .map(|attr| KeyValue {
+                        key: attr.key.to_string(),
+                        value: attr.value.to_string(),
+                    })
+                    .collect(),
+                events: Vec::new(),
+                links: Vec::new(),
+                status: status(descriptor, code, a, b, message),
+                instrumentation_scope: InstrumentationScope {
+                    name: descriptor.scope.to_string(),
+                    version: Some(descriptor.version.to_string()),
+                    schema_url: None,
+                    attributes: Vec::new(),
+                },
+                dropped_attributes: 0,
+                dropped_events: 0,
+                dropped_links: 0,
+            };
+            tracing::on_end(&span);
+        }
+        unsafe { release_above(handle as usize) };
+    }
+}
+
+export!(Runtime);

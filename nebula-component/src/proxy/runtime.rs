@@ -1,0 +1,114 @@
+//! The output's one span runtime, shared by all its proxies: the prebuilt
+//! `runtime/spans/` module with the descriptors of every wrapped function of
+//! the output appended to its memory, made a component that imports
+//! `wasi:otel` (in the chosen flavor), the clock and the random source, and
+//! exports `nebula:spans/spans`.
+//!
+//! Proxies are generated first (each adds its descriptors here and learns
+//! their addresses), the runtime last, once the output's descriptors are
+//! all known; the composer instantiates it once and wires every proxy's
+//! `nebula:spans/spans` import to it.
+
+use wasmparser::ExternalKind;
+use wit_component::{ComponentEncoder, StringEncoding};
+use wit_parser::{Docs, Stability, WorldItem, WorldKey};
+
+use super::descriptor::DescriptorData;
+use super::module::{self, CoreNames, Prebuilt};
+use super::world;
+use crate::wit_sources::RuntimeImports;
+use crate::{Error, OtelFlavor};
+
+/// The span runtime, a core module built from `runtime/spans/` by
+/// `build.rs`.
+static SPAN_RUNTIME: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_span_runtime.wasm"));
+
+/// The span runtime of one output, gathering descriptors while its proxies
+/// are generated.
+pub struct SpanRuntime {
+    descriptors: DescriptorData,
+    proxies: usize,
+}
+
+impl SpanRuntime {
+    /// A runtime with no descriptors yet.
+    pub fn new() -> Result<Self, Error> {
+        let prebuilt = Prebuilt::parse(SPAN_RUNTIME)?;
+        Ok(SpanRuntime {
+            descriptors: DescriptorData::new(prebuilt.descriptor_base()),
+            proxies: 0,
+        })
+    }
+
+    /// Where proxies add their descriptors.
+    pub(crate) fn descriptors(&mut self) -> &mut DescriptorData {
+        &mut self.descriptors
+    }
+
+    /// Notes one more proxy that imports the runtime.
+    pub(crate) fn count_proxy(&mut self) {
+        self.proxies += 1;
+    }
+
+    /// Whether any proxy needs the runtime.
+    pub fn is_used(&self) -> bool {
+        self.proxies > 0
+    }
+
+    /// The runtime component, for `flavor`.
+    pub fn component(&self, flavor: &OtelFlavor) -> Result<Vec<u8>, Error> {
+        let prebuilt = Prebuilt::parse(SPAN_RUNTIME)?;
+        let imports = RuntimeImports::load(flavor)?;
+        let spans = imports.spans;
+        let mut resolve = imports.resolve;
+        let mut world_imports = wit_parser::IndexMap::default();
+        for id in &imports.interfaces {
+            world::import_with_deps(&resolve, &mut world_imports, *id);
+        }
+        let mut world_exports = wit_parser::IndexMap::default();
+        world_exports.insert(
+            WorldKey::Interface(spans),
+            WorldItem::Interface {
+                id: spans,
+                stability: Stability::default(),
+                external_id: None,
+                docs: Docs::default(),
+                span: Default::default(),
+            },
+        );
+        let world = world::add_world(&mut resolve, "span-runtime", world_imports, world_exports);
+
+        // The module is built against the `inner` flavor, with the legacy
+        // (`module#name`) names `wit-bindgen` gives it.
+        let rename = |module: &str, name: &str| match flavor {
+            OtelFlavor::Current(version) if module.starts_with("wasi:otel/") => {
+                let interface = module.split('@').next().unwrap_or(module);
+                let name = match name {
+                    "inner-span-context" => "current-span-context",
+                    other => other,
+                };
+                (format!("{interface}@{version}"), name.to_string())
+            }
+            _ => (module.to_string(), name.to_string()),
+        };
+        let keep = |_: ExternalKind, name: &str| Some(name.to_string());
+        let names = CoreNames {
+            import: &rename,
+            export: &keep,
+        };
+        let mut module = module::link(&prebuilt, &[], &[], &[], self.descriptors.bytes(), &names)?;
+        wit_component::embed_component_metadata(
+            &mut module,
+            &resolve,
+            world,
+            StringEncoding::UTF8,
+            false,
+        )
+        .map_err(|e| Error::internal("embedding the span runtime's world", e))?;
+        let component = ComponentEncoder::default()
+            .module(&module)
+            .and_then(|encoder| encoder.encode())
+            .map_err(|e| Error::internal("encoding the span runtime component", e))?;
+        Ok(super::without_custom_sections(&component))
+    }
+}
