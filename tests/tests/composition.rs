@@ -417,3 +417,37 @@ fn long_lived_instance_keeps_its_memory_flat() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn spans_inside_one_long_call_do_not_accumulate_memory() -> Result<()> {
+    // One `describe` of many ids makes four spans per id (front client,
+    // middle server and client, back server) under one open server span:
+    // the shared span runtime must free each span's data when it ends, not
+    // when the outer call returns.
+    let parts = [
+        read(fixtures::CHAIN_FRONT),
+        read(fixtures::CHAIN_MIDDLE),
+        read(fixtures::CHAIN_BACK),
+    ];
+    let plain = chain(&[&parts[0], &parts[1], &parts[2]])?;
+    let out = instrument(&plain, &Options::default())?;
+    let describe = |runner: &mut Runner, n: u32| -> Result<usize> {
+        let ids = Val::List((0..n).map(|i| Val::U32(i % 4)).collect());
+        runner.call("nebula:fixtures/frontend@0.1.0#describe", &[ids])?;
+        Ok(ended(&runner.take_spans()).len())
+    };
+    let mut runner = Runner::new(&out.component)?;
+    describe(&mut runner, 10)?;
+    let warm = memory_high_water(&mut runner);
+    let spans = describe(&mut runner, 5_000)?;
+    assert_eq!(spans, 1 + 4 * 5_000, "the server span and four per id");
+    let grown = memory_high_water(&mut runner) - warm;
+    // The call's own values (5,000 ids and descriptions) take a few hundred
+    // KiB across the instances; 20,000 spans kept until the end would take
+    // megabytes.
+    assert!(
+        grown < 1 << 20,
+        "memory grew by {grown} bytes over one call making 20,000 spans"
+    );
+    Ok(())
+}
