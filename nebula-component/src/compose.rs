@@ -58,6 +58,9 @@ pub fn compose(
     export_proxy: Option<&Proxy>,
     runtime: Option<&[u8]>,
 ) -> Result<Vec<u8>, Error> {
+    // The target's own export order (the decoded world may list anonymous
+    // interfaces after functions).
+    let order = export_order(target);
     let mut graph = CompositionGraph::new();
     let register = |graph: &mut CompositionGraph, name: &str, bytes: &[u8]| {
         let package = Package::from_bytes(name, None, bytes.to_vec(), graph.types_mut())
@@ -175,7 +178,9 @@ pub fn compose(
         None => None,
     };
 
-    for item in &plan.exports {
+    let mut exports: Vec<_> = plan.exports.iter().collect();
+    exports.sort_by_key(|item| order.iter().position(|n| *n == item.name));
+    for item in exports {
         let source = match export_node {
             Some(node) if wrapped_exports.contains(item.name.as_str()) => node,
             _ => target,
@@ -197,6 +202,23 @@ pub fn compose(
     let bytes = wiring.aliased.restore(bytes)?;
     validate(&bytes)?;
     Ok(bytes)
+}
+
+/// The names of a component's top-level exports, in order.
+fn export_order(component: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    crate::nested::for_each_top_level(component, |payload, _| {
+        if let wasmparser::Payload::ComponentExportSection(reader) = payload {
+            names.extend(
+                reader
+                    .clone()
+                    .into_iter()
+                    .flatten()
+                    .map(|export| export.name.full_name().into_owned()),
+            );
+        }
+    });
+    names
 }
 
 /// Validates a composed output: anything Nebula writes must validate.

@@ -6,12 +6,16 @@
 //! - [`exports`]: every exported function of a component, with its types;
 //! - [`values`]: edge-case values of any component type, and a structural
 //!   equality that compares floats by bits;
-//! - [`compose`]: plugs components together (e.g. the `chain` fixtures).
+//! - [`compose`]: plugs components together (e.g. the `chain` fixtures);
+//! - [`differential`]: plain vs instrumented, export by export;
+//! - [`toolchains`]: fixtures built by componentize-py and componentize-js.
 
 pub mod blobs;
 pub mod compose;
+pub mod differential;
 pub mod exports;
 pub mod host;
+pub mod toolchains;
 pub mod values;
 
 /// The fixture components, as absolute paths of their `.wasm` files.

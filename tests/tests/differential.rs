@@ -3,10 +3,10 @@
 //! and each call into the instrumented component makes exactly one span.
 
 use nebula_component::{Options, instrument};
-use nebula_native::host::otel::{Recorded, SpanKind};
+use nebula_tests::differential::assert_one_span;
 use nebula_tests::fixtures::{self, read};
 use nebula_tests::host::Runner;
-use nebula_tests::values::{all_same, arg_combinations};
+use nebula_tests::values::all_same;
 use wasmtime::Result;
 use wasmtime::component::{ResourceAny, Val};
 
@@ -17,58 +17,11 @@ fn instrumented(path: &str) -> Vec<u8> {
         .component
 }
 
-/// The span name of export `name` (`ns:pkg/iface@v#f` → `ns:pkg/iface#f`).
-fn span_name(name: &str) -> String {
-    match name.split_once('#') {
-        Some((iface, func)) => {
-            let iface = iface.split_once('@').map_or(iface, |(i, _)| i);
-            format!("{iface}#{func}")
-        }
-        None => name.to_string(),
-    }
-}
-
-/// Asserts the last call made exactly one server span named `name`, ended,
-/// with the host's stack empty again.
-fn assert_one_span(runner: &mut Runner, name: &str) {
-    let events = runner.take_spans();
-    assert_eq!(events.len(), 2, "`{name}`: {events:#?}");
-    let (Recorded::Started(started), Recorded::Ended(ended)) = (&events[0], &events[1]) else {
-        panic!("`{name}`: expected start then end: {events:#?}");
-    };
-    assert_eq!(started, &ended.span_context);
-    assert_eq!(ended.name, span_name(name));
-    assert_eq!(ended.span_kind, SpanKind::Server);
-    assert!(runner.otel().stack().is_empty(), "`{name}` left spans open");
-}
-
-/// Calls every export of `path` plain and instrumented; returns the number
-/// of calls compared.
+/// Calls every export of fixture `path` plain and instrumented; returns the
+/// number of calls compared.
 fn differential(path: &str) -> Result<usize> {
-    let mut plain = Runner::new(&read(path))?;
-    let mut traced = Runner::new(&instrumented(path))?;
-    let exports = plain.exports();
-    let names = |r: &Runner| r.exports().into_iter().map(|e| e.name).collect::<Vec<_>>();
-    assert_eq!(names(&plain), names(&traced), "export names differ");
-    let mut calls = 0;
-    for export in exports {
-        // Resource constructors and methods hand out and take handles,
-        // which compare by identity: `resources.rs` checks them.
-        if export.name.contains("#[") {
-            continue;
-        }
-        for args in arg_combinations(&export.param_types()) {
-            let want = plain.call(&export.name, &args)?;
-            let got = traced.call(&export.name, &args)?;
-            assert!(
-                all_same(&want, &got),
-                "`{}`({args:?}): plain {want:?}, instrumented {got:?}",
-                export.name
-            );
-            assert_one_span(&mut traced, &export.name);
-            calls += 1;
-        }
-    }
+    let (calls, _) =
+        nebula_tests::differential::differential(&read(path), &instrumented(path), &|_| false)?;
     Ok(calls)
 }
 
