@@ -24,12 +24,17 @@ const COMPONENTIZE_JS: &str = "@bytecodealliance/componentize-js@0.23.0";
 /// One build at a time: tests run in parallel threads.
 static BUILDING: Mutex<()> = Mutex::new(());
 
-/// The Python fixture component (`tests/fixtures/toolchains/python/`).
+/// The Python fixture component (`tests/fixtures/toolchains/python/`): a
+/// `nebula:fixtures/backend` that the Rust `chain-front` can be plugged
+/// into.
 pub fn python_component() -> Result<Vec<u8>> {
     let _guard = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     let source = sources().join("python");
+    let fixtures_wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/wit/chain.wit");
+    let repo_wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/deps");
     let work = tools_dir().join("python");
-    cached(&source, &work.join("app.wasm"), |out| {
+    let inputs = [source.clone(), fixtures_wit.clone(), repo_wit.clone()];
+    cached(&inputs, &work.join("app.wasm"), |out| {
         let site = work.join("site");
         if !site.join("componentize_py").is_dir() {
             run(
@@ -47,10 +52,20 @@ pub fn python_component() -> Result<Vec<u8>> {
                 "installing componentize-py from PyPI (needs python3 with pip)",
             )?;
         }
+        // The sources with their WIT dependencies, in a directory of
+        // their own (componentize-py leaves `__pycache__` behind).
+        let build = work.join("src");
+        let _ = std::fs::remove_dir_all(&build);
+        copy_tree(&source, &build)?;
+        let deps = build.join("wit/deps");
+        copy_tree(&repo_wit.join("otel"), &deps.join("otel"))?;
+        copy_tree(&repo_wit.join("clocks"), &deps.join("clocks"))?;
+        std::fs::create_dir_all(deps.join("fixtures"))?;
+        std::fs::copy(&fixtures_wit, deps.join("fixtures/chain.wit"))?;
         run(
             Command::new(python())
                 .env("PYTHONPATH", &site)
-                .current_dir(&source)
+                .current_dir(&build)
                 .args([
                     "-c",
                     "import sys; from componentize_py import script; sys.exit(script())",
@@ -67,38 +82,51 @@ pub fn javascript_component() -> Result<Vec<u8>> {
     let _guard = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     let source = sources().join("javascript");
     let work = tools_dir().join("javascript");
-    cached(&source, &work.join("app.wasm"), |out| {
-        let package = work.join("node_modules/@bytecodealliance/componentize-js");
-        if !package.is_dir() {
-            std::fs::create_dir_all(&work)?;
+    cached(
+        std::slice::from_ref(&source),
+        &work.join("app.wasm"),
+        |out| {
+            let package = work.join("node_modules/@bytecodealliance/componentize-js");
+            if !package.is_dir() {
+                std::fs::create_dir_all(&work)?;
+                run(
+                    Command::new("npm")
+                        .args([
+                            "install",
+                            "--no-audit",
+                            "--no-fund",
+                            "--no-save",
+                            "--prefix",
+                        ])
+                        .arg(&work)
+                        .arg(COMPONENTIZE_JS),
+                    "installing componentize-js from npm (needs node and npm)",
+                )?;
+            }
+            // Node resolves the package from the script's own directory.
+            let script = work.join("build.mjs");
+            std::fs::copy(source.join("build.mjs"), &script)?;
             run(
-                Command::new("npm")
-                    .args([
-                        "install",
-                        "--no-audit",
-                        "--no-fund",
-                        "--no-save",
-                        "--prefix",
-                    ])
-                    .arg(&work)
-                    .arg(COMPONENTIZE_JS),
-                "installing componentize-js from npm (needs node and npm)",
-            )?;
-        }
-        // Node resolves the package from the script's own directory.
-        let script = work.join("build.mjs");
-        std::fs::copy(source.join("build.mjs"), &script)?;
-        run(
-            Command::new("node").arg(&script).arg(&source).arg(out),
-            "building the JavaScript fixture with componentize-js",
-        )
-    })
+                Command::new("node").arg(&script).arg(&source).arg(out),
+                "building the JavaScript fixture with componentize-js",
+            )
+        },
+    )
 }
 
-/// `out`, built by `build` unless it is there already for these `source`s.
-fn cached(source: &Path, out: &Path, build: impl FnOnce(&Path) -> Result<()>) -> Result<Vec<u8>> {
+/// `out`, built by `build` unless it is there already for these `inputs`
+/// (files or directories).
+fn cached(
+    inputs: &[PathBuf],
+    out: &Path,
+    build: impl FnOnce(&Path) -> Result<()>,
+) -> Result<Vec<u8>> {
     let stamp = out.with_extension("stamp");
-    let hash = format!("{:016x}", hash_tree(source)?);
+    let mut hasher = DefaultHasher::new();
+    for input in inputs {
+        hash_tree(input, &mut hasher)?;
+    }
+    let hash = format!("{:016x}", hasher.finish());
     if out.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(hash.as_str()) {
         return Ok(std::fs::read(out)?);
     }
@@ -108,27 +136,41 @@ fn cached(source: &Path, out: &Path, build: impl FnOnce(&Path) -> Result<()>) ->
     std::fs::read(out).with_context(|| format!("reading {}", out.display()))
 }
 
-/// A hash of every file under `dir` (names and contents).
-fn hash_tree(dir: &Path) -> Result<u64> {
+/// Hashes every file under `root` (a file or a directory): names and
+/// contents.
+fn hash_tree(root: &Path, hasher: &mut DefaultHasher) -> Result<()> {
+    for file in files(root)? {
+        file.strip_prefix(root).unwrap_or(&file).hash(hasher);
+        std::fs::read(&file)?.hash(hasher);
+    }
+    Ok(())
+}
+
+/// Every file under `root` (itself, if a file), sorted.
+fn files(root: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.push(path);
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                pending.push(entry?.path());
             }
+        } else {
+            files.push(path);
         }
     }
     files.sort();
-    let mut hasher = DefaultHasher::new();
-    for file in files {
-        file.strip_prefix(dir).unwrap_or(&file).hash(&mut hasher);
-        std::fs::read(&file)?.hash(&mut hasher);
+    Ok(files)
+}
+
+/// Copies the files under `from` to `to`.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for file in files(from)? {
+        let dest = to.join(file.strip_prefix(from)?);
+        std::fs::create_dir_all(dest.parent().unwrap())?;
+        std::fs::copy(&file, &dest)?;
     }
-    Ok(hasher.finish())
+    Ok(())
 }
 
 /// Runs `command`; its output becomes the error when it fails.

@@ -2,19 +2,23 @@
 //! componentize-js, see `nebula_tests::toolchains`): large, with the
 //! toolchain's own runtime inside, and (for Python) an exported resource
 //! and dozens of WASI imports. Instrumented, they keep their exports and
-//! imports, and the Python one behaves the same, export by export (the
-//! JavaScript one is only checked structurally: running each costs a
-//! Cranelift compile of its engine, half a minute on CI).
+//! imports; the Python one behaves the same, export by export, alone and
+//! composed under the Rust `chain-front` (the JavaScript one is only
+//! checked structurally: running each costs a Cranelift compile of its
+//! engine, half a minute on CI).
 
 use std::collections::BTreeSet;
 
 use anyhow::Result;
 use nebula_component::{Direction, Options, instrument};
-use nebula_native::host::otel::{Recorded, SpanKind, Status};
+use nebula_native::host::otel::{Recorded, SpanData, SpanKind, Status};
+use nebula_tests::compose::plug;
 use nebula_tests::differential::differential;
 use nebula_tests::exports::exported_funcs;
-use nebula_tests::host::engine;
+use nebula_tests::fixtures::{self, read};
+use nebula_tests::host::{Runner, engine};
 use nebula_tests::toolchains;
+use nebula_tests::values::all_same;
 use wasmtime::component::{Component, Val};
 
 /// The names of a component's exported functions and of its imports.
@@ -51,6 +55,19 @@ fn keeps_exports_and_imports(plain: &[u8], out: &[u8]) -> Result<()> {
     Ok(())
 }
 
+const BACKEND: &str = "nebula:fixtures/backend@0.1.0";
+
+/// The ended spans among `events`.
+fn ended(events: Vec<Recorded>) -> Vec<SpanData> {
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            Recorded::Ended(span) => Some(span),
+            Recorded::Started(_) => None,
+        })
+        .collect()
+}
+
 #[test]
 fn a_python_component_behaves_the_same_instrumented() -> Result<()> {
     let plain = toolchains::python_component()?;
@@ -64,10 +81,10 @@ fn a_python_component_behaves_the_same_instrumented() -> Result<()> {
         .collect();
     for name in [
         "greet",
-        "demo:py/store#lookup",
-        "demo:py/store#total",
-        "demo:py/store#counter.new",
-        "demo:py/store#counter.add",
+        "nebula:fixtures/backend#lookup",
+        "nebula:fixtures/backend#store",
+        "nebula:fixtures/backend#cursor.new",
+        "nebula:fixtures/backend#cursor.next",
     ] {
         assert!(wrapped.contains(name), "`{name}` not wrapped: {wrapped:?}");
     }
@@ -83,31 +100,84 @@ fn a_python_component_behaves_the_same_instrumented() -> Result<()> {
     assert!(calls >= 10, "only {calls} calls");
 
     // The resource through the proxy, and an error status.
-    let counter = runner.call("demo:py/store@0.1.0#[constructor]counter", &[Val::S64(40)])?;
-    let add = "demo:py/store@0.1.0#[method]counter.add";
-    let sum = runner.call(add, &[counter[0].clone(), Val::S64(2)])?;
-    assert!(matches!(sum[..], [Val::S64(42)]), "{sum:?}");
-    runner.call("demo:py/store@0.1.0#lookup", &[Val::U32(0)])?;
-    let ended: Vec<_> = runner
-        .take_spans()
-        .into_iter()
-        .filter_map(|e| match e {
-            Recorded::Ended(span) => Some(span),
-            Recorded::Started(_) => None,
-        })
-        .collect();
+    let cursor = runner.call(&format!("{BACKEND}#[constructor]cursor"), &[Val::U32(2)])?;
+    let next = runner.call(
+        &format!("{BACKEND}#[method]cursor.next"),
+        std::slice::from_ref(&cursor[0]),
+    )?;
+    assert!(
+        format!("{next:?}").contains("bread"),
+        "the item with id 2: {next:?}"
+    );
+    runner.call(&format!("{BACKEND}#lookup"), &[Val::U32(99)])?;
+    let ended = ended(runner.take_spans());
     let names: Vec<_> = ended.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
         [
-            "demo:py/store#counter.new",
-            "demo:py/store#counter.add",
-            "demo:py/store#lookup"
+            "nebula:fixtures/backend#cursor.new",
+            "nebula:fixtures/backend#cursor.next",
+            "nebula:fixtures/backend#lookup"
         ]
     );
     assert!(ended.iter().all(|s| s.span_kind == SpanKind::Server));
-    assert_eq!(ended[2].status, Status::Error("no item 0".into()));
-    runner.drop_owned(&counter[0])?;
+    assert_eq!(ended[2].status, Status::Error("no item with id 99".into()));
+    runner.drop_owned(&cursor[0])?;
+    Ok(())
+}
+
+#[test]
+fn a_rust_front_over_a_python_back_is_instrumented_inside() -> Result<()> {
+    // Two toolchains in one composition: Rust's `chain-front` calls the
+    // Python backend (records, lists, results, a resource).
+    let plain = plug(
+        &read(fixtures::CHAIN_FRONT),
+        &[&toolchains::python_component()?],
+    )?;
+    let out = instrument(&plain, &Options::default())?;
+    assert_eq!(out.report.components.len(), 2, "{:#?}", out.report);
+    let mut reference = Runner::new(&plain)?;
+    let mut traced = Runner::new(&out.component)?;
+    let frontend = "nebula:fixtures/frontend@0.1.0";
+    let ids = Val::List([1, 99, 2].map(Val::U32).to_vec());
+    let names = Val::List(vec![Val::String("figs".into())]);
+    for (function, args) in [
+        ("describe", vec![ids]),
+        ("restock", vec![names]),
+        ("list-from", vec![Val::U32(2)]),
+    ] {
+        let name = format!("{frontend}#{function}");
+        let want = reference.call(&name, &args)?;
+        let got = traced.call(&name, &args)?;
+        assert!(all_same(&want, &got), "`{function}`: {want:?} vs {got:?}");
+        let spans = ended(traced.take_spans());
+        // front's server span → front's client span → the Python back's
+        // server span, for each call front makes, in one trace.
+        let root = spans
+            .iter()
+            .find(|s| s.parent_span_id.is_empty())
+            .expect("a root span");
+        assert_eq!(root.name, format!("nebula:fixtures/frontend#{function}"));
+        assert_eq!(root.span_kind, SpanKind::Server);
+        let clients: Vec<_> = spans
+            .iter()
+            .filter(|s| s.parent_span_id == root.span_context.span_id)
+            .collect();
+        assert!(!clients.is_empty(), "`{function}`: {spans:#?}");
+        for client in &clients {
+            assert_eq!(client.span_kind, SpanKind::Client);
+            let servers: Vec<_> = spans
+                .iter()
+                .filter(|s| s.parent_span_id == client.span_context.span_id)
+                .collect();
+            assert_eq!(servers.len(), 1, "`{}`: {spans:#?}", client.name);
+            assert_eq!(servers[0].name, client.name);
+            assert_eq!(servers[0].span_kind, SpanKind::Server);
+        }
+        assert_eq!(spans.len(), 1 + 2 * clients.len(), "{spans:#?}");
+        let trace = &root.span_context.trace_id;
+        assert!(spans.iter().all(|s| &s.span_context.trace_id == trace));
+    }
     Ok(())
 }
 
