@@ -39,7 +39,7 @@ function native(input) {
     const t = performance.now();
     const text = execFileSync(CLI, ['instrument', input, '-o', out, '--force'], { encoding: 'utf8' });
     proc.push(performance.now() - t);
-    const m = text.match(/([\d.]+)\s*(ms|s)\b(?!.*\d)/s);
+    const m = text.match(/ in ([\d.]+) (ms|s) → /);
     if (m) own.push(Number(m[1]) * (m[2] === 's' ? 1e3 : 1));
   }
   rmSync(out, { recursive: true, force: true });
