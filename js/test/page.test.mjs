@@ -54,6 +54,11 @@ before(async () => {
   page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => m.type() === 'error' && problems.push(`console error: ${m.text()}`));
+  // Offline: everything the page loads comes from the local server.
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(url) && !u.startsWith('blob:') && !u.startsWith('data:')) problems.push(`request outside: ${u}`);
+  });
   await page.goto(`${url}page/`);
   await page.waitForSelector('#status[data-state="ready"]', { timeout: 120_000 });
 });
