@@ -8,7 +8,8 @@
 //   (its `work-imports(n)` calls the host's `host-work.tick` n times), the
 //   same instrumented by `src/index.js` (in Node), and that instrumented
 //   component transpiled with its `wasi:otel` imports mapped to
-//   `src/otel.js` and `host-work` to `page/host-work.js`.
+//   `src/otel.js`, its wall clock to `src/clock.js` and `host-work` to
+//   `page/host-work.js`.
 //
 // `target/nebula/` is where `cargo build -p nebula-native` puts
 // `nebula.wasm` and the guests; `NEBULA_ARTIFACTS` names another one.
@@ -55,9 +56,15 @@ export function specifier(fromDir, file) {
   return rel.startsWith('.') ? rel : `./${rel}`;
 }
 
-/** The `--map` entry wiring every `wasi:otel` import to `src/otel.js`. */
+/**
+ * The `--map` entries wiring every `wasi:otel` import to `src/otel.js`, and
+ * the wall clock (the spans' times) to `src/clock.js`'s sub-millisecond one.
+ */
 export function otelMap(outDir) {
-  return { 'wasi:otel/*': `${specifier(outDir, join(JS_DIR, 'src', 'otel.js'))}#*` };
+  return {
+    'wasi:otel/*': `${specifier(outDir, join(JS_DIR, 'src', 'otel.js'))}#*`,
+    'wasi:clocks/wall-clock': `${specifier(outDir, join(JS_DIR, 'src', 'clock.js'))}#wallClock`,
+  };
 }
 
 function need(path, what) {

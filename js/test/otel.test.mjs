@@ -14,6 +14,7 @@ import {
   spanTree,
   tryOpenTelemetryHandler,
 } from '../src/otel.js';
+import { wallClock } from '../src/clock.js';
 
 const cx = (c) => ({
   traceId: '1'.repeat(32),
@@ -147,4 +148,14 @@ test('tryOpenTelemetryHandler gives a handler exactly when @opentelemetry/api im
   }
   const handler = await tryOpenTelemetryHandler();
   assert.equal(typeof handler, present ? 'function' : 'undefined');
+});
+
+test('the mapped wall clock tracks Date.now() with sub-millisecond resolution', () => {
+  const reads = Array.from({ length: 50 }, () => wallClock.now());
+  const ms = reads.map((t) => Number(t.seconds) * 1e3 + t.nanoseconds / 1e6);
+  assert.ok(Math.abs(ms.at(-1) - Date.now()) < 50, `${ms.at(-1)} vs ${Date.now()}`);
+  assert.ok(ms.every((t, i) => i === 0 || t >= ms[i - 1]), 'monotonic over a short run');
+  assert.ok(reads.every((t) => t.nanoseconds >= 0 && t.nanoseconds < 1e9));
+  assert.ok(reads.some((t) => t.nanoseconds % 1e6 !== 0), 'finer than whole milliseconds');
+  assert.deepEqual(wallClock.resolution(), { seconds: 0n, nanoseconds: 1000 });
 });

@@ -12,7 +12,7 @@ import { before, test } from 'node:test';
 
 import { JS_DIR, otelMap, transpile } from '../build.mjs';
 import { instrument } from '../src/index.js';
-import { defaultHost, formatTree, isInvalid } from '../src/otel.js';
+import { defaultHost, formatTree, isInvalid, millis } from '../src/otel.js';
 import { nativeFile } from './native.mjs';
 
 const RUN_DIR = join(JS_DIR, 'dist', 'run');
@@ -60,6 +60,9 @@ function assertOneTrace(spans) {
   assert.equal(roots.length, 1, 'one root');
   assert.equal(roots[0].parentSpanId, '', 'the root has no parent');
   assert.ok(spans.every((s) => s.spanContext.traceFlags.sampled));
+  assert.ok(spans.every((s) => millis(s.endTime) >= millis(s.startTime)));
+  // The wall clock is mapped to src/clock.js: sub-millisecond times.
+  assert.ok(spans.some((s) => s.startTime.nanoseconds % 1e6 !== 0), 'sub-millisecond span times');
 }
 
 const LOOKUP = 'nebula:fixtures/backend#lookup';
