@@ -1,8 +1,8 @@
 // The page in headless Chromium (Debian's /usr/bin/chromium, driven by
-// playwright-core): load it from `serve.mjs`, give it a fixture file,
-// check the report and the downloaded bytes against the native CLI's, give
-// it a text file (the typed error shows), run the shipped fixture and check
-// the drawn span tree; the screenshot goes to NEBULA_JS_ARTIFACTS.
+// playwright-core): load it from `serve.mjs`, give it a text file (the
+// typed error shows), give it a fixture file and check the report and the
+// downloaded bytes against the native CLI's, run the shipped fixture and
+// check the drawn span tree; the screenshot goes to NEBULA_JS_ARTIFACTS.
 //
 // Without Chromium this fails, saying how to install it, unless
 // NEBULA_SKIP_BROWSER=1.
@@ -68,10 +68,20 @@ after(async () => {
   server?.close();
 });
 
+test('the page shows the typed error for a file that is not a component', { skip }, async () => {
+  const text = manifest().errors.find((c) => c.name === 'text');
+  await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from(nativeFile(text.input)) });
+  await page.waitForSelector('#error:not([hidden])');
+  assert.equal(await page.locator('#error').getAttribute('data-kind'), text.error.kind);
+  assert.equal(await page.locator('#error').textContent(), `notes.txt: [${text.error.kind}] ${text.error.message}`);
+  assert.ok(await page.locator('#result').isHidden());
+});
+
 test('the page instruments a given file: report and download match the native CLI', { skip }, async () => {
   const sample = manifest().instrument.find((c) => c.name === 'sample');
   await page.setInputFiles('#file', join(NATIVE_DIR, sample.input));
   await page.waitForSelector('#result:not([hidden])');
+  assert.ok(await page.locator('#error').isHidden(), 'the earlier error is gone');
   const summary = page.locator('#summary');
   assert.equal(Number(await summary.getAttribute('data-wrapped')), sample.report.wrapped.length);
   assert.equal(Number(await summary.getAttribute('data-output-bytes')), nativeFile(sample.output).length);
@@ -85,15 +95,6 @@ test('the page instruments a given file: report and download match the native CL
   assert.equal(file.suggestedFilename(), 'sample.instrumented.wasm');
   const bytes = new Uint8Array(readFileSync(await file.path()));
   assert.equal(sameBytes(bytes, nativeFile(sample.output)), true, 'downloaded bytes differ from the native CLI output');
-});
-
-test('the page shows the typed error for a file that is not a component', { skip }, async () => {
-  const text = manifest().errors.find((c) => c.name === 'text');
-  await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from(nativeFile(text.input)) });
-  await page.waitForSelector('#error:not([hidden])');
-  assert.equal(await page.locator('#error').getAttribute('data-kind'), text.error.kind);
-  assert.equal(await page.locator('#error').textContent(), `notes.txt: [${text.error.kind}] ${text.error.message}`);
-  assert.ok(await page.locator('#result').isHidden());
 });
 
 test('run draws the span tree of the instrumented fixture', { skip }, async () => {
