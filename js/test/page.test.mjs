@@ -126,7 +126,7 @@ test('run draws the span tree of the instrumented fixture', { skip }, async () =
   for (const t of ticks) {
     assert.equal(t.parentSpanId, root.spanId);
     assert.ok(t.width > 0, 'a visible bar');
-    assert.ok(t.left >= root.left && t.left + t.width <= root.left + root.width + 1e-6, 'inside the parent bar');
+    assert.ok(t.left >= root.left && t.left + t.width <= root.left + root.width + 0.01, 'inside the parent bar');
   }
   assert.ok(ticks.every((t, i) => i === 0 || t.left >= ticks[i - 1].left), 'ticks in call order');
   assert.equal(await status.getAttribute('data-spans'), '5');
