@@ -30,6 +30,17 @@ fn ended(events: &[Recorded]) -> Vec<&SpanData> {
         .collect()
 }
 
+/// The chain fixtures, and front → middle → back composed with `wac-graph`.
+fn three_chain() -> Result<([Vec<u8>; 3], Vec<u8>)> {
+    let parts = [
+        read(fixtures::CHAIN_FRONT),
+        read(fixtures::CHAIN_MIDDLE),
+        read(fixtures::CHAIN_BACK),
+    ];
+    let plain = chain(&[&parts[0], &parts[1], &parts[2]])?;
+    Ok((parts, plain))
+}
+
 /// The most an output may grow per wrapped function, beyond its one span
 /// runtime.
 const PER_FUNCTION: usize = 2560;
@@ -155,12 +166,7 @@ fn tree(events: &[Recorded]) -> String {
 
 #[test]
 fn a_three_component_chain_gets_a_span_at_every_inner_boundary() -> Result<()> {
-    let parts = [
-        read(fixtures::CHAIN_FRONT),
-        read(fixtures::CHAIN_MIDDLE),
-        read(fixtures::CHAIN_BACK),
-    ];
-    let plain = chain(&[&parts[0], &parts[1], &parts[2]])?;
+    let (parts, plain) = three_chain()?;
     let out = instrument(&plain, &Options::default())?;
     assert_eq!(out.report.components.len(), 3, "{:#?}", out.report);
     let single = instrument(&parts[2], &Options::default())?;
@@ -424,12 +430,7 @@ fn spans_inside_one_long_call_do_not_accumulate_memory() -> Result<()> {
     // middle server and client, back server) under one open server span:
     // the shared span runtime must free each span's data when it ends, not
     // when the outer call returns.
-    let parts = [
-        read(fixtures::CHAIN_FRONT),
-        read(fixtures::CHAIN_MIDDLE),
-        read(fixtures::CHAIN_BACK),
-    ];
-    let plain = chain(&[&parts[0], &parts[1], &parts[2]])?;
+    let (_, plain) = three_chain()?;
     let out = instrument(&plain, &Options::default())?;
     let describe = |runner: &mut Runner, n: u32| -> Result<usize> {
         let ids = Val::List((0..n).map(|i| Val::U32(i % 4)).collect());

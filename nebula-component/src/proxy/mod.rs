@@ -214,32 +214,50 @@ impl Proxy {
         };
         let intrinsics = resources.intrinsics(&resolve, mangling);
         let helpers = resources.helpers(&resolve, mangling, runtime.taking_global());
-        let mut module = module::link(&runtime, &forwarders, &intrinsics, &helpers, &[], &names)?;
-        wit_component::embed_component_metadata(
-            &mut module,
-            &resolve,
-            world,
-            StringEncoding::UTF8,
-            false,
-        )
-        .map_err(|e| Error::internal("embedding the proxy world", e))?;
-        let component = ComponentEncoder::default()
-            .module(&module)
-            .and_then(|encoder| encoder.reject_legacy_names(true).encode())
-            .map_err(|e| Error::internal("encoding the proxy component", e))?;
+        let module = module::link(&runtime, &forwarders, &intrinsics, &helpers, &[], &names)?;
         Ok(Proxy {
-            component: without_custom_sections(&component),
+            component: encode_component(module, &resolve, world, Names::Standard, "proxy")?,
             wit: world::print(&resolve, world),
         })
     }
 }
 
-/// `component` without its top-level custom sections: the names and
-/// producers `wit-component` records in each generated component are a
-/// quarter of a small proxy's size and describe nothing the user wrote.
-fn without_custom_sections(component: &[u8]) -> Vec<u8> {
+/// The core names a module given to [`encode_component`] uses.
+pub(crate) enum Names {
+    /// Only standard (`cm32p2|…`) names, which `wit-component` looks up.
+    Standard,
+    /// Legacy (`module#name`) names too, as `wit-bindgen` gives them.
+    Legacy,
+}
+
+/// `module` made a component of `world` by `wit-component`, without the
+/// names and producers it records (a quarter of a small proxy's size,
+/// describing nothing the user wrote). `what` names it in errors.
+pub(crate) fn encode_component(
+    mut module: Vec<u8>,
+    resolve: &wit_parser::Resolve,
+    world: wit_parser::WorldId,
+    names: Names,
+    what: &str,
+) -> Result<Vec<u8>, Error> {
+    wit_component::embed_component_metadata(
+        &mut module,
+        resolve,
+        world,
+        StringEncoding::UTF8,
+        false,
+    )
+    .map_err(|e| Error::internal(&format!("embedding the {what}'s world"), e))?;
+    let component = ComponentEncoder::default()
+        .module(&module)
+        .and_then(|encoder| {
+            encoder
+                .reject_legacy_names(matches!(names, Names::Standard))
+                .encode()
+        })
+        .map_err(|e| Error::internal(&format!("encoding the {what} component"), e))?;
     let mut out = wasm_encoder::Component::new();
-    crate::nested::for_each_top_level(component, |payload, _| {
+    crate::nested::for_each_top_level(&component, |payload, _| {
         if let Some((id, range)) = payload.as_section()
             && !matches!(payload, wasmparser::Payload::CustomSection(_))
         {
@@ -249,5 +267,5 @@ fn without_custom_sections(component: &[u8]) -> Vec<u8> {
             });
         }
     });
-    out.finish()
+    Ok(out.finish())
 }

@@ -10,12 +10,11 @@
 //! `nebula:spans/spans` import to it.
 
 use wasmparser::ExternalKind;
-use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::{Docs, Stability, WorldItem, WorldKey};
 
 use super::descriptor::DescriptorData;
 use super::module::{self, CoreNames, Prebuilt};
-use super::world;
+use super::{Names, world};
 use crate::wit_sources::RuntimeImports;
 use crate::{Error, OtelFlavor};
 
@@ -96,19 +95,7 @@ impl SpanRuntime {
             import: &rename,
             export: &keep,
         };
-        let mut module = module::link(&prebuilt, &[], &[], &[], self.descriptors.bytes(), &names)?;
-        wit_component::embed_component_metadata(
-            &mut module,
-            &resolve,
-            world,
-            StringEncoding::UTF8,
-            false,
-        )
-        .map_err(|e| Error::internal("embedding the span runtime's world", e))?;
-        let component = ComponentEncoder::default()
-            .module(&module)
-            .and_then(|encoder| encoder.encode())
-            .map_err(|e| Error::internal("encoding the span runtime component", e))?;
-        Ok(super::without_custom_sections(&component))
+        let module = module::link(&prebuilt, &[], &[], &[], self.descriptors.bytes(), &names)?;
+        super::encode_component(module, &resolve, world, Names::Legacy, "span runtime")
     }
 }

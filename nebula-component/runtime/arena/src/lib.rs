@@ -6,7 +6,7 @@
 //! [`release_to`] when a span ends). So allocation is a bump and freeing is
 //! moving the bump pointer back; `free` does nothing.
 //!
-//! Also the panic handler of both modules: a trap.
+//! Also `cabi_realloc` and the panic handler of both modules (a trap).
 #![no_std]
 
 use core::alloc::{GlobalAlloc, Layout};
@@ -86,6 +86,22 @@ pub unsafe fn realloc(old_ptr: *mut u8, old_size: usize, align: usize, new_size:
     let new = unsafe { bump(new_size, align) };
     unsafe { core::ptr::copy_nonoverlapping(old_ptr, new, old_size) };
     new
+}
+
+/// The canonical ABI's allocator, exported by both modules (lowered
+/// arguments and results land here).
+///
+/// # Safety
+///
+/// Called by the canonical ABI with a block it got from here (or null).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cabi_realloc(
+    old_ptr: *mut u8,
+    old_size: usize,
+    align: usize,
+    new_size: usize,
+) -> *mut u8 {
+    unsafe { realloc(old_ptr, old_size, align, new_size) }
 }
 
 /// Where the next allocation starts: pass it to [`release_to`] to free

@@ -26,21 +26,6 @@ static GLOBAL: ArenaAlloc = ArenaAlloc;
 /// `end`'s status code for an error with a string message.
 const STATUS_ERROR_STRING: u32 = 2;
 
-/// The canonical ABI's allocator.
-///
-/// # Safety
-///
-/// Called by the canonical ABI with a block it got from here (or null).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cabi_realloc(
-    old_ptr: *mut u8,
-    old_size: usize,
-    align: usize,
-    new_size: usize,
-) -> *mut u8 {
-    unsafe { nebula_arena::realloc(old_ptr, old_size, align, new_size) }
-}
-
 /// Starts the span of the function whose descriptor is at `descriptor` in
 /// the runtime's memory.
 #[unsafe(no_mangle)]

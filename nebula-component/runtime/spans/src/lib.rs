@@ -59,22 +59,6 @@ const MAX_OPEN: usize = 64;
 #[global_allocator]
 static GLOBAL: ArenaAlloc = ArenaAlloc;
 
-/// The canonical ABI's allocator (lowered strings of `inner-span-context`
-/// and of `end`'s message land here).
-///
-/// # Safety
-///
-/// Called by the canonical ABI with a block it got from here (or null).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cabi_realloc(
-    old_ptr: *mut u8,
-    old_size: usize,
-    align: usize,
-    new_size: usize,
-) -> *mut u8 {
-    unsafe { nebula_arena::realloc(old_ptr, old_size, align, new_size) }
-}
-
 // ---------------------------------------------------------------------------
 // Descriptors written by the generator.
 
