@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use nebula_native::host::otel::{self, OtelHost, Recorded};
+use nebula_native::host::otel::{self, OtelHost, Recorded, SpanData};
 use wasmtime::component::{Component, Func, Instance, Linker, ResourceAny, ResourceTable, Val};
 use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine, Result, Store, bail, format_err};
@@ -280,4 +280,15 @@ fn collect_owned(value: &Val, out: &mut Vec<ResourceAny>) {
         Val::Result(Ok(Some(v)) | Err(Some(v))) => collect_owned(v, out),
         _ => {}
     }
+}
+
+/// The ended spans among recorded `events`, in order.
+pub fn ended(events: &[Recorded]) -> Vec<&SpanData> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Recorded::Ended(span) => Some(span),
+            Recorded::Started(_) => None,
+        })
+        .collect()
 }

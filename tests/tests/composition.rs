@@ -9,7 +9,7 @@ use nebula_component::{Options, OtelFlavor, instrument};
 use nebula_native::host::otel::{Recorded, SpanData, SpanKind};
 use nebula_tests::compose::{chain, plug};
 use nebula_tests::fixtures::{self, read};
-use nebula_tests::host::Runner;
+use nebula_tests::host::{Runner, ended};
 use nebula_tests::values::all_same;
 use wasmtime::Result;
 use wasmtime::component::Val;
@@ -18,16 +18,6 @@ fn instrumented(path: &str) -> Vec<u8> {
     instrument(&read(path), &Options::default())
         .unwrap_or_else(|e| panic!("instrumenting {path}: {e}"))
         .component
-}
-
-fn ended(events: &[Recorded]) -> Vec<&SpanData> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Recorded::Ended(span) => Some(span),
-            Recorded::Started(_) => None,
-        })
-        .collect()
 }
 
 /// The chain fixtures, and front → middle → back composed with `wac-graph`.

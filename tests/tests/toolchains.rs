@@ -11,12 +11,12 @@ use std::collections::BTreeSet;
 
 use anyhow::Result;
 use nebula_component::{Direction, Options, instrument};
-use nebula_native::host::otel::{Recorded, SpanData, SpanKind, Status};
+use nebula_native::host::otel::{SpanKind, Status};
 use nebula_tests::compose::plug;
 use nebula_tests::differential::differential;
 use nebula_tests::exports::exported_funcs;
 use nebula_tests::fixtures::{self, read};
-use nebula_tests::host::{Runner, engine};
+use nebula_tests::host::{Runner, ended, engine};
 use nebula_tests::toolchains;
 use nebula_tests::values::all_same;
 use wasmtime::component::{Component, Val};
@@ -56,17 +56,6 @@ fn keeps_exports_and_imports(plain: &[u8], out: &[u8]) -> Result<()> {
 }
 
 const BACKEND: &str = "nebula:fixtures/backend@0.1.0";
-
-/// The ended spans among `events`.
-fn ended(events: Vec<Recorded>) -> Vec<SpanData> {
-    events
-        .into_iter()
-        .filter_map(|e| match e {
-            Recorded::Ended(span) => Some(span),
-            Recorded::Started(_) => None,
-        })
-        .collect()
-}
 
 #[test]
 fn a_python_component_behaves_the_same_instrumented() -> Result<()> {
@@ -110,7 +99,8 @@ fn a_python_component_behaves_the_same_instrumented() -> Result<()> {
         "the item with id 2: {next:?}"
     );
     runner.call(&format!("{BACKEND}#lookup"), &[Val::U32(99)])?;
-    let ended = ended(runner.take_spans());
+    let events = runner.take_spans();
+    let ended = ended(&events);
     let names: Vec<_> = ended.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
@@ -150,7 +140,8 @@ fn a_rust_front_over_a_python_back_is_instrumented_inside() -> Result<()> {
         let want = reference.call(&name, &args)?;
         let got = traced.call(&name, &args)?;
         assert!(all_same(&want, &got), "`{function}`: {want:?} vs {got:?}");
-        let spans = ended(traced.take_spans());
+        let events = traced.take_spans();
+        let spans = ended(&events);
         // front's server span → front's client span → the Python back's
         // server span, for each call front makes, in one trace.
         let root = spans
