@@ -34,8 +34,11 @@
 
 mod borrows;
 mod labels;
+mod shared;
 mod uses;
 mod world_types;
+
+pub(crate) use shared::SharedImports;
 
 use std::collections::{HashMap, HashSet};
 
@@ -110,12 +113,43 @@ pub fn compose(
         world_types: world_types::sources(target)?,
         ..Wiring::default()
     };
+    let runtime_pkg = runtime
+        .map(|runtime| register(&mut graph, "nebula:span-runtime", runtime))
+        .transpose()?;
+    // The export proxy imports the target's exported interfaces (wrapped,
+    // or used by wrapped ones) and wrapped functions by their names;
+    // everything else comes from the host.
+    let from_target: HashSet<&str> = plan
+        .exports
+        .iter()
+        .filter(|e| {
+            matches!(e.key, wit_parser::WorldKey::Interface(_))
+                || wrapped_exports.contains(e.name.as_str())
+        })
+        .map(|e| e.name.as_str())
+        .collect();
+
+    // What every part imports from the host, in the order the parts are
+    // wired, so each name gets one type all of them accept.
     let target_imports = package_imports(&graph, target_pkg);
+    let mut wanted = target_imports.clone();
+    for pkg in [runtime_pkg, import_pkg].into_iter().flatten() {
+        wanted.extend(package_imports(&graph, pkg));
+    }
+    if let Some(pkg) = export_pkg {
+        wanted.extend(
+            package_imports(&graph, pkg)
+                .into_iter()
+                .filter(|(name, _)| !from_target.contains(name.as_str())),
+        );
+    }
+    wanted.retain(|(name, _)| name != SPANS_INTERFACE);
+    wiring.shared = SharedImports::new(&mut graph, &wanted)?;
+
     for (name, kind) in &target_imports {
         wiring.import(&mut graph, name, *kind)?;
     }
-    if let Some(runtime) = runtime {
-        let pkg = register(&mut graph, "nebula:span-runtime", runtime)?;
+    if let Some(pkg) = runtime_pkg {
         let spans = instantiate_runtime(&mut graph, pkg, &mut |graph, name, kind| {
             wiring.import(graph, name, kind)
         })?;
@@ -147,18 +181,6 @@ pub fn compose(
 
     let export_node = match export_pkg {
         Some(pkg) => {
-            // The export proxy imports the target's exported interfaces
-            // (wrapped, or used by wrapped ones) and wrapped functions by
-            // their names; everything else comes from the host.
-            let from_target: HashSet<&str> = plan
-                .exports
-                .iter()
-                .filter(|e| {
-                    matches!(e.key, wit_parser::WorldKey::Interface(_))
-                        || wrapped_exports.contains(e.name.as_str())
-                })
-                .map(|e| e.name.as_str())
-                .collect();
             let node = graph.instantiate(pkg);
             for (name, kind) in package_imports(&graph, pkg) {
                 // Imported interfaces, wrapped or not, come from the host:
@@ -259,6 +281,8 @@ struct Wiring {
     resources: Vec<String>,
     /// Type imports taken from an instance import instead.
     aliased: world_types::Aliased,
+    /// The one name and type of each import the parts share.
+    shared: SharedImports,
 }
 
 impl Wiring {
@@ -268,9 +292,12 @@ impl Wiring {
         name: &str,
         kind: ItemKind,
     ) -> Result<NodeId, Error> {
+        let name = self.shared.name(name).to_string();
+        let name = name.as_str();
         if let Some(node) = self.imports.get(name) {
             return Ok(*node);
         }
+        let kind = self.shared.kind(name, kind);
         let aliasable = world_types::aliasable(
             graph.types(),
             name,
@@ -296,6 +323,7 @@ impl Wiring {
     /// The node of the instance import `instance`, which the type import
     /// `user` is taken from.
     fn import_of(&self, instance: &str, user: &str) -> Result<NodeId, Error> {
+        let instance = self.shared.name(instance);
         self.imports.get(instance).copied().ok_or_else(|| {
             Error::Internal(format!(
                 "the world-level type `{user}` is taken from `{instance}`, which the \

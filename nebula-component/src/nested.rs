@@ -39,6 +39,8 @@ struct Imports {
     outer: HashMap<String, ItemKind>,
     /// The span runtime's package, until it is instantiated.
     runtime: Option<wac_graph::PackageId>,
+    /// The one name and type of each import the parts share.
+    shared: compose::SharedImports,
 }
 
 impl Imports {
@@ -50,6 +52,8 @@ impl Imports {
         name: &str,
         kind: Option<ItemKind>,
     ) -> Result<NodeId, Error> {
+        let name = self.shared.name(name).to_string();
+        let name = name.as_str();
         if let Some(node) = self.nodes.get(name) {
             return Ok(*node);
         }
@@ -65,6 +69,7 @@ impl Imports {
         let kind = self.outer.get(name).copied().or(kind).ok_or_else(|| {
             Error::Internal(format!("the composition's import `{name}` has no type"))
         })?;
+        let kind = self.shared.kind(name, kind);
         let node = graph.import(name, kind).map_err(|e| {
             Error::Internal(format!(
                 "re-composing the composition: importing `{name}`: {e}"
@@ -361,7 +366,11 @@ impl Composition {
         // The original's own view of its imports, for their types.
         let outer = Package::from_bytes("nebula:outer", None, outer.to_vec(), graph.types_mut())
             .map_err(|e| fail("reading the input", &e))?;
-        let outer_imports = graph.types()[outer.ty()].imports.clone();
+        let outer_imports: Vec<(String, ItemKind)> = graph.types()[outer.ty()]
+            .imports
+            .iter()
+            .map(|(name, kind)| (name.clone(), *kind))
+            .collect();
         let mut packages = Vec::new();
         for (i, bytes) in components.iter().enumerate() {
             let name = format!("nebula:inner{i}");
@@ -388,10 +397,12 @@ impl Composition {
                     .map_err(|e| fail("registering the span runtime", &e))
             })
             .transpose()?;
+        let shared = self.shared_imports(&mut graph, &outer_imports, &packages, runtime)?;
         let mut imports = Imports {
             nodes: HashMap::new(),
             outer: outer_imports.into_iter().collect(),
             runtime,
+            shared,
         };
         let mut instances: Vec<NodeId> = Vec::new();
         let mut aliases: HashMap<(NodeId, String), NodeId> = HashMap::new();
@@ -446,6 +457,36 @@ impl Composition {
                 ..EncodeOptions::default()
             })
             .map_err(|e| fail("encoding", &e))
+    }
+
+    /// One type for each import that the original, the replacements and
+    /// the span `runtime` share (they may import different subsets of an
+    /// interface, or semver-compatible versions of it).
+    fn shared_imports(
+        &self,
+        graph: &mut CompositionGraph,
+        outer: &[(String, ItemKind)],
+        packages: &[wac_graph::PackageId],
+        runtime: Option<wac_graph::PackageId>,
+    ) -> Result<compose::SharedImports, Error> {
+        let mut wanted = outer.to_vec();
+        if let Some(runtime) = runtime {
+            wanted.extend(compose::package_imports(graph, runtime));
+        }
+        for instantiation in &self.instances {
+            let package = packages[instantiation.component];
+            for (name, kind) in compose::package_imports(graph, package) {
+                match instantiation.args.iter().find(|(arg, _)| *arg == name) {
+                    Some((_, Source::Import(outer_name))) => {
+                        wanted.push((outer_name.clone(), kind))
+                    }
+                    Some(_) => {}
+                    None => wanted.push((name, kind)),
+                }
+            }
+        }
+        wanted.retain(|(name, _)| name != SPANS_INTERFACE);
+        compose::SharedImports::new(graph, &wanted)
     }
 
     /// The graph node for `source`.

@@ -381,3 +381,99 @@ fn random_compositions_instrument_inside_and_keep_their_exports() {
     );
     assert!(inside >= cases);
 }
+
+/// `world` importing `wasi:clocks/wall-clock@0.2.0` and
+/// `wasi:random/random@0.2.0` too (the span runtime's imports), with each
+/// interface it imports but does not export trimmed to a random subset of
+/// its functions (sometimes none: imported for its types alone), as
+/// encoders trim what a component does not use. `None` when the WASI
+/// packages do not fit in `resolve`.
+fn trimmed(resolve: &mut Resolve, world: WorldId, seed: u64) -> Option<()> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../wit/deps");
+    for (dir, name) in [("clocks", "wall-clock"), ("random", "random")] {
+        let (package, _) = resolve.push_dir(format!("{root}/{dir}")).ok()?;
+        let id = *resolve.packages[package].interfaces.get(name)?;
+        resolve.worlds[world]
+            .imports
+            .insert(WorldKey::Interface(id), interface_item(id));
+    }
+    let exported: Vec<InterfaceId> = resolve.worlds[world]
+        .exports
+        .values()
+        .filter_map(|item| match item {
+            WorldItem::Interface { id, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let imported: Vec<InterfaceId> = resolve.worlds[world]
+        .imports
+        .values()
+        .filter_map(|item| match item {
+            WorldItem::Interface { id, .. } if !exported.contains(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let choices = bytes_for(seed ^ 0x7472_696d, 4096);
+    let mut choice = choices.iter().cycle();
+    for id in imported {
+        // A quarter of the interfaces keep no function at all.
+        let none = choice.next().is_some_and(|b| b % 4 == 0);
+        resolve.interfaces[id]
+            .functions
+            .retain(|_, _| !none && choice.next().is_some_and(|b| b % 2 == 0));
+    }
+    Some(())
+}
+
+#[test]
+fn worlds_with_trimmed_imports_never_fail_internally() {
+    let cases = env_or("NEBULA_SMITH_TRIMMED", 2000) as usize;
+    let first = env_or("NEBULA_SMITH_SEED", 0);
+    let (mut instrumented, mut wrapped, mut refused, mut skipped) = (0, 0, 0, 0);
+    let mut not_generated = 0;
+    let mut failures = Vec::new();
+    for_each_world(first, &mut not_generated, |g| {
+        assert!(
+            g.seed - first < 20 * cases as u64,
+            "too few trimmed worlds: {instrumented}"
+        );
+        let (seed, name) = (g.seed, g.name);
+        let mut resolve = g.resolve.clone();
+        if trimmed(&mut resolve, g.world, seed).is_none() {
+            skipped += 1;
+            return true;
+        }
+        let Ok(input) = common::component_of(&resolve, g.world) else {
+            skipped += 1;
+            return true;
+        };
+        match instrument(&input, &Options::default()) {
+            Ok(out) => {
+                if let Err(e) =
+                    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+                        .validate_all(&out.component)
+                {
+                    failures.push(format!("seed {seed}, world `{name}`: output invalid: {e}"));
+                }
+                wrapped += out.report.wrapped.len();
+                instrumented += 1;
+            }
+            Err(e @ nebula_component::Error::Internal(_)) => {
+                failures.push(format!("seed {seed}, world `{name}`: {e}"));
+                instrumented += 1;
+            }
+            Err(_) => refused += 1,
+        }
+        instrumented < cases
+    });
+    println!(
+        "wit-smith, trimmed imports: {instrumented} worlds ({wrapped} functions wrapped), \
+         {refused} refused with a user error, {} not generated",
+        skipped + not_generated
+    );
+    for failure in &failures {
+        println!("FAILED {failure}");
+    }
+    assert!(failures.is_empty(), "{} worlds failed", failures.len());
+    assert!(instrumented >= cases);
+}

@@ -71,3 +71,29 @@ pub fn chain(components: &[&[u8]]) -> Result<Vec<u8>> {
     }
     graph.encode(EncodeOptions::default()).map_err(|e| err(&e))
 }
+
+/// Composes `components` side by side: each is instantiated with its
+/// imports taken from the result's (one import per name, shared), and the
+/// result exports everything each of them exports.
+pub fn side_by_side(components: &[&[u8]]) -> Result<Vec<u8>> {
+    let err = |e: &dyn std::fmt::Display| format_err!("composing: {e}");
+    let mut graph = CompositionGraph::new();
+    for (i, bytes) in components.iter().enumerate() {
+        let package = Package::from_bytes(&format!("part{i}"), None, *bytes, graph.types_mut())
+            .map_err(|e| err(&e))?;
+        let package = graph.register_package(package).map_err(|e| err(&e))?;
+        let node = graph.instantiate(package);
+        let exports: Vec<String> = graph.types()[graph[package].ty()]
+            .exports
+            .keys()
+            .cloned()
+            .collect();
+        for name in exports {
+            let alias = graph
+                .alias_instance_export(node, &name)
+                .map_err(|e| err(&e))?;
+            graph.export(alias, &name).map_err(|e| err(&e))?;
+        }
+    }
+    graph.encode(EncodeOptions::default()).map_err(|e| err(&e))
+}

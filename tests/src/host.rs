@@ -96,11 +96,16 @@ pub fn linker() -> Result<Linker<HostState>> {
     Ok(linker)
 }
 
+/// A host function defined by a test: results from arguments.
+pub type HostFn = std::sync::Arc<dyn Fn(&[Val]) -> Vec<Val> + Send + Sync>;
+
 /// Options for building a [`Runner`].
 #[derive(Default)]
 pub struct RunnerBuilder {
     args: Vec<String>,
     otel: OtelHost,
+    /// Functions the test defines: (instance name, function name, body).
+    host_fns: Vec<(String, String, HostFn)>,
 }
 
 impl RunnerBuilder {
@@ -113,6 +118,14 @@ impl RunnerBuilder {
     /// The `wasi:otel` host to start with (e.g. one with a remote parent).
     pub fn otel(mut self, otel: OtelHost) -> Self {
         self.otel = otel;
+        self
+    }
+
+    /// Defines the function `func` of the imported instance `instance`
+    /// (e.g. an interface the component imports that no host here
+    /// serves); `body` maps arguments to results.
+    pub fn host_fn(mut self, instance: &str, func: &str, body: HostFn) -> Self {
+        self.host_fns.push((instance.into(), func.into(), body));
         self
     }
 
@@ -134,7 +147,18 @@ impl RunnerBuilder {
         };
         let mut store = Store::new(engine(), state);
         store.limiter(|s| &mut s.memory);
-        let instance = linker()?
+        let mut linker = linker()?;
+        for (instance, func, body) in self.host_fns {
+            linker
+                .instance(&instance)?
+                .func_new(&func, move |_, _, params, results| {
+                    for (slot, value) in results.iter_mut().zip(body(params)) {
+                        *slot = value;
+                    }
+                    Ok(())
+                })?;
+        }
+        let instance = linker
             .instantiate(&mut store, &component)
             .context("instantiating the component")?;
         Ok(Runner {

@@ -8,6 +8,8 @@
 //!   equality that compares floats by bits;
 //! - [`compose`]: plugs components together (e.g. the `chain` fixtures);
 //! - [`differential`]: plain vs instrumented, export by export;
+//! - [`shapes`]: components of the shapes other toolchains emit, from WIT
+//!   and hand-written core modules;
 //! - [`toolchains`]: fixtures built by componentize-py and componentize-js.
 
 pub mod blobs;
@@ -15,6 +17,7 @@ pub mod compose;
 pub mod differential;
 pub mod exports;
 pub mod host;
+pub mod shapes;
 pub mod toolchains;
 pub mod values;
 
