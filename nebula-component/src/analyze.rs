@@ -18,7 +18,7 @@ use wit_parser::{
 };
 
 use crate::report::{Direction, Report, WrappedFunction};
-use crate::wit_sources::RuntimeImports;
+use crate::wit_sources;
 use crate::wit_walk::{reachable, signature};
 use crate::{Error, Options};
 
@@ -57,7 +57,7 @@ pub struct ExportItem {
 
 /// Everything the later phases need, computed once from the input.
 pub struct Plan {
-    /// The target's decoded packages plus the runtime's imports.
+    /// The target's decoded packages plus `nebula:spans`.
     pub resolve: Resolve,
     /// The target's world in `resolve`.
     pub world: WorldId,
@@ -91,11 +91,14 @@ impl Plan {
                 )));
             }
         };
-        let runtime = RuntimeImports::load(&options.flavor)?;
-        let remap = resolve
-            .merge(runtime.resolve)
-            .map_err(|e| Error::Unsupported(format!("the component's `wasi:otel`, `wasi:clocks` or `wasi:random` packages conflict with the ones Nebula imports: {e:#}")))?;
-        let spans = remap.interfaces[runtime.spans.index()].expect("merged interface");
+        wit_sources::check_flavor(&options.flavor)?;
+        let (spans_resolve, spans) = wit_sources::spans_interface()?;
+        let remap = resolve.merge(spans_resolve).map_err(|e| {
+            Error::Unsupported(format!(
+                "the component's `nebula:spans` package conflicts with Nebula's own: {e:#}"
+            ))
+        })?;
+        let spans = remap.interfaces[spans.index()].expect("merged interface");
 
         let component_name = options
             .component_name

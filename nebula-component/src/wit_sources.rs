@@ -89,6 +89,27 @@ impl RuntimeImports {
     }
 }
 
+/// `nebula:spans` alone, in a `Resolve` of its own: what every proxy
+/// imports. (The span runtime's other imports stay out of the target's
+/// `Resolve`: merged into it, they would widen the target's own trimmed
+/// view of `wasi:clocks` or `wasi:random`.)
+pub(crate) fn spans_interface() -> Result<(Resolve, InterfaceId), Error> {
+    let mut resolve = Resolve::default();
+    let (path, source) = PACKAGES
+        .iter()
+        .find(|(path, _)| path.ends_with("spans.wit"))
+        .ok_or_else(|| Error::Internal("embedded WIT lacks `nebula:spans`".into()))?;
+    let package = resolve
+        .push_str(path, source)
+        .map_err(|e| Error::internal("embedded WIT does not parse", e))?;
+    let spans = resolve.packages[package]
+        .interfaces
+        .get("spans")
+        .copied()
+        .ok_or_else(|| Error::Internal("embedded WIT lacks `nebula:spans/spans`".into()))?;
+    Ok((resolve, spans))
+}
+
 /// The `wasi:otel` package version `flavor` imports.
 fn otel_version(flavor: &OtelFlavor) -> &str {
     match flavor {
@@ -97,13 +118,21 @@ fn otel_version(flavor: &OtelFlavor) -> &str {
     }
 }
 
+/// Checks the options' `flavor` before anything is built.
+pub(crate) fn check_flavor(flavor: &OtelFlavor) -> Result<(), Error> {
+    match flavor {
+        OtelFlavor::Current(version) if semver_like(version).is_none() => {
+            Err(Error::BadOptions(format!(
+                "`{version}` is not a package version; use one like `0.2.0-rc.2`"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The embedded `wasi:otel` WIT rewritten for the `current` flavor.
 fn current_flavor(source: &str, version: &str) -> Result<String, Error> {
-    if semver_like(version).is_none() {
-        return Err(Error::BadOptions(format!(
-            "`{version}` is not a package version; use one like `0.2.0-rc.2`"
-        )));
-    }
+    check_flavor(&OtelFlavor::Current(version.to_string()))?;
     let mut out = String::with_capacity(source.len());
     let mut skip_doc = Vec::new();
     for line in source.lines() {

@@ -425,55 +425,112 @@ fn trimmed(resolve: &mut Resolve, world: WorldId, seed: u64) -> Option<()> {
     Some(())
 }
 
+/// The outcome of instrumenting one input of a property test: `Err` with
+/// a line for the failure list when it is an internal error or the output
+/// does not validate; `Ok(None)` for a user error.
+fn outcome(input: &[u8], what: &str) -> Result<Option<nebula_component::Instrumented>, String> {
+    match instrument(input, &Options::default()) {
+        Ok(out) => {
+            wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+                .validate_all(&out.component)
+                .map_err(|e| format!("{what}: output invalid: {e}"))?;
+            Ok(Some(out))
+        }
+        Err(e @ nebula_component::Error::Internal(_)) => Err(format!("{what}: {e}")),
+        Err(_) => Ok(None),
+    }
+}
+
 #[test]
 fn worlds_with_trimmed_imports_never_fail_internally() {
+    // Cases are worlds where something got a span, so the span runtime
+    // shares the trimmed WASI imports.
     let cases = env_or("NEBULA_SMITH_TRIMMED", 2000) as usize;
     let first = env_or("NEBULA_SMITH_SEED", 0);
-    let (mut instrumented, mut wrapped, mut refused, mut skipped) = (0, 0, 0, 0);
+    let (mut with_spans, mut worlds, mut wrapped, mut refused, mut skipped) = (0, 0, 0, 0, 0);
     let mut not_generated = 0;
     let mut failures = Vec::new();
     for_each_world(first, &mut not_generated, |g| {
         assert!(
-            g.seed - first < 20 * cases as u64,
-            "too few trimmed worlds: {instrumented}"
+            g.seed - first < 100 * cases as u64,
+            "too few trimmed worlds with spans: {with_spans} of {worlds}"
         );
-        let (seed, name) = (g.seed, g.name);
         let mut resolve = g.resolve.clone();
-        if trimmed(&mut resolve, g.world, seed).is_none() {
-            skipped += 1;
-            return true;
-        }
-        let Ok(input) = common::component_of(&resolve, g.world) else {
+        let input = trimmed(&mut resolve, g.world, g.seed)
+            .and_then(|()| common::component_of(&resolve, g.world).ok());
+        let Some(input) = input else {
             skipped += 1;
             return true;
         };
-        match instrument(&input, &Options::default()) {
-            Ok(out) => {
-                if let Err(e) =
-                    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-                        .validate_all(&out.component)
-                {
-                    failures.push(format!("seed {seed}, world `{name}`: output invalid: {e}"));
-                }
+        worlds += 1;
+        match outcome(&input, &format!("seed {}, world `{}`", g.seed, g.name)) {
+            Ok(Some(out)) => {
                 wrapped += out.report.wrapped.len();
-                instrumented += 1;
+                with_spans += usize::from(!out.report.wrapped.is_empty());
             }
-            Err(e @ nebula_component::Error::Internal(_)) => {
-                failures.push(format!("seed {seed}, world `{name}`: {e}"));
-                instrumented += 1;
+            Ok(None) => refused += 1,
+            Err(failure) => {
+                failures.push(failure);
+                with_spans += 1;
             }
-            Err(_) => refused += 1,
         }
-        instrumented < cases
+        with_spans < cases
     });
     println!(
-        "wit-smith, trimmed imports: {instrumented} worlds ({wrapped} functions wrapped), \
-         {refused} refused with a user error, {} not generated",
+        "wit-smith, trimmed imports: {worlds} worlds, {with_spans} with spans ({wrapped} \
+         functions wrapped), {refused} refused with a user error, {} not generated",
         skipped + not_generated
     );
     for failure in &failures {
         println!("FAILED {failure}");
     }
     assert!(failures.is_empty(), "{} worlds failed", failures.len());
-    assert!(instrumented >= cases);
+    assert!(with_spans >= cases);
+}
+
+#[test]
+fn compositions_with_trimmed_imports_never_fail_internally() {
+    let cases = env_or("NEBULA_SMITH_TRIMMED_PAIRS", 300) as usize;
+    let first = env_or("NEBULA_SMITH_SEED", 0);
+    let (mut inside, mut composed, mut not_generated) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for_each_world(first, &mut not_generated, |g| {
+        assert!(
+            g.seed - first < 300 * cases as u64,
+            "too few trimmed compositions: {inside} of {composed}"
+        );
+        let mut resolve = g.resolve.clone();
+        if trimmed(&mut resolve, g.world, g.seed).is_none() {
+            return true;
+        }
+        let Some(provider) = provider_world(&mut resolve, g.package, g.world) else {
+            return true;
+        };
+        let (Ok(user), Ok(provider)) = (
+            common::component_of(&resolve, g.world),
+            common::component_of(&resolve, provider),
+        ) else {
+            return true;
+        };
+        let Some(input) = plug(&user, &provider) else {
+            return true;
+        };
+        composed += 1;
+        if std::env::var_os("NEBULA_SMITH_TRACE").is_some() {
+            std::fs::write(format!("/tmp/trim-{}-{}.wasm", g.seed, g.name), &input).unwrap();
+        }
+        match outcome(&input, &format!("seed {}, world `{}` composed", g.seed, g.name)) {
+            Ok(Some(out)) => inside += usize::from(out.report.components.len() == 2),
+            Ok(None) => {}
+            Err(failure) => failures.push(failure),
+        }
+        inside < cases
+    });
+    println!(
+        "wit-smith, trimmed imports: {composed} compositions, {inside} instrumented inside"
+    );
+    for failure in &failures {
+        println!("FAILED {failure}");
+    }
+    assert!(failures.is_empty(), "{} compositions failed", failures.len());
 }
