@@ -121,11 +121,9 @@ fn otel_version(flavor: &OtelFlavor) -> &str {
 /// Checks the options' `flavor` before anything is built.
 pub(crate) fn check_flavor(flavor: &OtelFlavor) -> Result<(), Error> {
     match flavor {
-        OtelFlavor::Current(version) if semver_like(version).is_none() => {
-            Err(Error::BadOptions(format!(
-                "`{version}` is not a package version; use one like `0.2.0-rc.2`"
-            )))
-        }
+        OtelFlavor::Current(version) if semver_like(version).is_none() => Err(Error::BadOptions(
+            format!("`{version}` is not a package version; use one like `0.2.0-rc.2`"),
+        )),
         _ => Ok(()),
     }
 }

@@ -519,18 +519,23 @@ fn compositions_with_trimmed_imports_never_fail_internally() {
         if std::env::var_os("NEBULA_SMITH_TRACE").is_some() {
             std::fs::write(format!("/tmp/trim-{}-{}.wasm", g.seed, g.name), &input).unwrap();
         }
-        match outcome(&input, &format!("seed {}, world `{}` composed", g.seed, g.name)) {
+        match outcome(
+            &input,
+            &format!("seed {}, world `{}` composed", g.seed, g.name),
+        ) {
             Ok(Some(out)) => inside += usize::from(out.report.components.len() == 2),
             Ok(None) => {}
             Err(failure) => failures.push(failure),
         }
         inside < cases
     });
-    println!(
-        "wit-smith, trimmed imports: {composed} compositions, {inside} instrumented inside"
-    );
+    println!("wit-smith, trimmed imports: {composed} compositions, {inside} instrumented inside");
     for failure in &failures {
         println!("FAILED {failure}");
     }
-    assert!(failures.is_empty(), "{} compositions failed", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} compositions failed",
+        failures.len()
+    );
 }

@@ -28,6 +28,9 @@ pub fn engine() -> &'static Engine {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.concurrency_support(false);
+        // Targets whose core modules use GC types (wasm-gc toolchains).
+        config.wasm_gc(true);
+        config.wasm_function_references(true);
         Engine::new(&config).expect("a valid wasmtime configuration")
     })
 }

@@ -325,6 +325,23 @@ world shape { export api; }",
             client_spans: &[],
         },
         Shape {
+            name: "wasm-gc-types",
+            about: "a core module using WebAssembly GC types (MoonBit's, Kotlin's and \
+                    Dart's wasm-gc back ends) behind a linear-memory ABI",
+            wit: "package test:gc@0.1.0;
+interface api { pair-sum: func(a: s32, b: s32) -> s32; }
+world shape { export api; }",
+            wat: r#"(module
+  (type $pair (struct (field i32) (field i32)))
+  (func (export "test:gc/api@0.1.0#pair-sum") (param i32 i32) (result i32)
+    (local $p (ref $pair))
+    (local.set $p (struct.new $pair (local.get 0) (local.get 1)))
+    (i32.add (struct.get $pair 0 (local.get $p)) (struct.get $pair 1 (local.get $p)))))"#,
+            encoding: StringEncoding::UTF8,
+            host: no_host,
+            client_spans: &[],
+        },
+        Shape {
             name: "imported-resource-parameters",
             about: "exports taking and returning handles of an imported resource \
                     (`own` and `borrow` of the host's `blob`)",
@@ -364,17 +381,3 @@ world shape { export api; }",
         },
     ]
 }
-
-/// A core module with WebAssembly GC types (MoonBit's wasm-gc back end,
-/// Kotlin, Dart): the functions the world exports use them internally.
-pub const GC_SHAPE: (&str, &str) = (
-    "package test:gc@0.1.0;
-interface api { pair-sum: func(a: s32, b: s32) -> s32; }
-world shape { export api; }",
-    r#"(module
-  (type $pair (struct (field i32) (field i32)))
-  (func (export "test:gc/api@0.1.0#pair-sum") (param i32 i32) (result i32)
-    (local $p (ref $pair))
-    (local.set $p (struct.new $pair (local.get 0) (local.get 1)))
-    (i32.add (struct.get $pair 0 (local.get $p)) (struct.get $pair 1 (local.get $p)))))"#,
-);

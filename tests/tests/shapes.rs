@@ -7,14 +7,14 @@
 //! with the span runtime, as single components and as inner components of
 //! a composition.
 
+use anyhow::Result;
 use nebula_component::{Options, instrument};
 use nebula_native::host::otel::{Recorded, SpanKind};
 use nebula_tests::compose;
 use nebula_tests::differential::span_name;
 use nebula_tests::host::{self, Runner, RunnerBuilder};
-use nebula_tests::shapes::{self, GC_SHAPE, Shape};
+use nebula_tests::shapes::{self, Shape};
 use nebula_tests::values::{all_same, arg_combinations};
-use anyhow::Result;
 use wasmtime::component::Val;
 
 fn instrumented(plain: &[u8], what: &str) -> Vec<u8> {
@@ -23,6 +23,11 @@ fn instrumented(plain: &[u8], what: &str) -> Vec<u8> {
     wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
         .validate_all(&out.component)
         .unwrap_or_else(|e| panic!("{what}: output does not validate: {e}"));
+    assert_eq!(
+        exports_wit(plain),
+        exports_wit(&out.component),
+        "{what}: export types differ"
+    );
     out.component
 }
 
@@ -44,8 +49,15 @@ fn check_call_spans(runner: &mut Runner, export: &str, clients: &[&str]) -> usiz
         .filter(|e| matches!(e, Recorded::Started(_)))
         .count();
     let ended = host::ended(&events);
-    assert_eq!(started, ended.len(), "`{export}`: spans left open: {events:#?}");
-    assert!(runner.otel().stack().is_empty(), "`{export}` left spans open");
+    assert_eq!(
+        started,
+        ended.len(),
+        "`{export}`: spans left open: {events:#?}"
+    );
+    assert!(
+        runner.otel().stack().is_empty(),
+        "`{export}` left spans open"
+    );
     let servers: Vec<_> = ended
         .iter()
         .filter(|s| s.span_kind == SpanKind::Server)
@@ -87,11 +99,19 @@ fn differential(
             .map(|e| format!("{} {:?} -> {:?}", e.name, e.param_types(), e.result))
             .collect::<Vec<_>>()
     };
-    assert_eq!(signature(&plain), signature(&traced), "{what}: exports differ");
+    assert_eq!(
+        signature(&plain),
+        signature(&traced),
+        "{what}: exports differ"
+    );
     let (mut calls, mut client_spans) = (0, 0);
     for export in plain.exports() {
         let combos = arg_combinations(&export.param_types());
-        assert!(!combos.is_empty(), "{what}: no arguments for `{}`", export.name);
+        assert!(
+            !combos.is_empty(),
+            "{what}: no arguments for `{}`",
+            export.name
+        );
         for args in combos {
             let want = plain.call(&export.name, &args)?;
             let got = traced.call(&export.name, &args)?;
@@ -177,7 +197,10 @@ fn trimmed_wasi_imports_are_shared_with_the_span_runtime_as_their_union() -> Res
         let after = wit_of_import(&traced, interface);
         assert!(after.contains(runtime_needs), "{name}: {after}");
         for line in before.lines().filter(|l| l.contains(": func")) {
-            assert!(after.contains(line.trim()), "{name}: lost `{line}`: {after}");
+            assert!(
+                after.contains(line.trim()),
+                "{name}: lost `{line}`: {after}"
+            );
         }
         differential(&|| shape.runner(), &plain, &traced, &[], name)?;
     }
@@ -267,27 +290,11 @@ fn exports_taking_imported_resources_run_like_the_plain_component() -> Result<()
         Ok(results)
     };
     let (want, got) = (session(&plain, false)?, session(&traced, true)?);
-    assert!(all_same(&want, &got), "plain {want:?}, instrumented {got:?}");
-    assert_eq!(want.last(), Some(&Val::U32(0)), "every blob consumed");
-    Ok(())
-}
-
-#[test]
-fn gc_types_in_the_core_module_instrument_and_keep_their_exports() -> Result<()> {
-    // wasmtime here is built without its GC support, so this shape is
-    // checked structurally: instrumenting does not look inside the target's
-    // core modules.
-    let (wit, wat) = GC_SHAPE;
-    let plain = shapes::component(wit, wat, wit_component::StringEncoding::UTF8)?;
-    let out = instrument(&plain, &Options::default())?;
-    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-        .validate_all(&out.component)?;
-    assert_eq!(out.report.wrapped.len(), 1, "{:?}", out.report);
-    assert_eq!(
-        exports_wit(&plain),
-        exports_wit(&out.component),
-        "exports differ"
+    assert!(
+        all_same(&want, &got),
+        "plain {want:?}, instrumented {got:?}"
     );
+    assert_eq!(want.last(), Some(&Val::U32(0)), "every blob consumed");
     Ok(())
 }
 
