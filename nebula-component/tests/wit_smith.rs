@@ -298,6 +298,15 @@ fn plug(user: &[u8], provider: &[u8]) -> Option<Vec<u8>> {
     .flatten()
 }
 
+/// The composition of a component of `g`'s world with a provider of the
+/// interfaces it imports plugged in, both from `resolve`.
+fn composition(resolve: &mut Resolve, g: &Generated<'_>) -> Option<Vec<u8>> {
+    let provider = provider_world(resolve, g.package, g.world)?;
+    let user = common::component_of(resolve, g.world).ok()?;
+    let provider = common::component_of(resolve, provider).ok()?;
+    plug(&user, &provider)
+}
+
 #[test]
 fn random_compositions_instrument_inside_and_keep_their_exports() {
     let cases = env_or("NEBULA_SMITH_PAIRS", 200) as usize;
@@ -309,16 +318,7 @@ fn random_compositions_instrument_inside_and_keep_their_exports() {
             "too few compositions: {inside} of {composed}"
         );
         let mut resolve = g.resolve.clone();
-        let Some(provider) = provider_world(&mut resolve, g.package, g.world) else {
-            return true;
-        };
-        let (Ok(user), Ok(provider)) = (
-            common::component_of(&resolve, g.world),
-            common::component_of(&resolve, provider),
-        ) else {
-            return true;
-        };
-        let Some(input) = plug(&user, &provider) else {
+        let Some(input) = composition(&mut resolve, &g) else {
             return true;
         };
         composed += 1;
@@ -500,19 +500,9 @@ fn compositions_with_trimmed_imports_never_fail_internally() {
             "too few trimmed compositions: {inside} of {composed}"
         );
         let mut resolve = g.resolve.clone();
-        if trimmed(&mut resolve, g.world, g.seed).is_none() {
-            return true;
-        }
-        let Some(provider) = provider_world(&mut resolve, g.package, g.world) else {
-            return true;
-        };
-        let (Ok(user), Ok(provider)) = (
-            common::component_of(&resolve, g.world),
-            common::component_of(&resolve, provider),
-        ) else {
-            return true;
-        };
-        let Some(input) = plug(&user, &provider) else {
+        let Some(input) =
+            trimmed(&mut resolve, g.world, g.seed).and_then(|()| composition(&mut resolve, &g))
+        else {
             return true;
         };
         composed += 1;

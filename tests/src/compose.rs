@@ -58,17 +58,7 @@ pub fn chain(components: &[&[u8]]) -> Result<Vec<u8>> {
         }
     }
     let (first, first_node) = instances[0];
-    let exports: Vec<String> = graph.types()[graph[first].ty()]
-        .exports
-        .keys()
-        .cloned()
-        .collect();
-    for name in exports {
-        let alias = graph
-            .alias_instance_export(first_node, &name)
-            .map_err(|e| err(&e))?;
-        graph.export(alias, &name).map_err(|e| err(&e))?;
-    }
+    export_all(&mut graph, first, first_node)?;
     graph.encode(EncodeOptions::default()).map_err(|e| err(&e))
 }
 
@@ -83,17 +73,29 @@ pub fn side_by_side(components: &[&[u8]]) -> Result<Vec<u8>> {
             .map_err(|e| err(&e))?;
         let package = graph.register_package(package).map_err(|e| err(&e))?;
         let node = graph.instantiate(package);
-        let exports: Vec<String> = graph.types()[graph[package].ty()]
-            .exports
-            .keys()
-            .cloned()
-            .collect();
-        for name in exports {
-            let alias = graph
-                .alias_instance_export(node, &name)
-                .map_err(|e| err(&e))?;
-            graph.export(alias, &name).map_err(|e| err(&e))?;
-        }
+        export_all(&mut graph, package, node)?;
     }
     graph.encode(EncodeOptions::default()).map_err(|e| err(&e))
+}
+
+/// Exports from the graph everything the instance `node` of `package`
+/// exports, under the same names.
+fn export_all(
+    graph: &mut CompositionGraph,
+    package: wac_graph::PackageId,
+    node: wac_graph::NodeId,
+) -> Result<()> {
+    let err = |e: &dyn std::fmt::Display| format_err!("composing: {e}");
+    let exports: Vec<String> = graph.types()[graph[package].ty()]
+        .exports
+        .keys()
+        .cloned()
+        .collect();
+    for name in exports {
+        let alias = graph
+            .alias_instance_export(node, &name)
+            .map_err(|e| err(&e))?;
+        graph.export(alias, &name).map_err(|e| err(&e))?;
+    }
+    Ok(())
 }
