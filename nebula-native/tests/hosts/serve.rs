@@ -168,7 +168,7 @@ fn upstream() -> Loopback<String> {
 }
 
 /// Reads one request head (the guest's `GET`s have no body) and answers.
-fn answer(stream: TcpStream) -> Option<String> {
+fn answer(stream: &TcpStream) -> Option<(String, String)> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
@@ -186,15 +186,12 @@ fn answer(stream: TcpStream) -> Option<String> {
         words.next().unwrap_or_default(),
         words.next().unwrap_or_default()
     );
-    let mut stream = stream;
-    write!(
-        stream,
+    let response = format!(
         "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
          connection: close\r\n\r\n{body}",
         body.len()
-    )
-    .ok()?;
-    Some(line)
+    );
+    Some((line, response))
 }
 
 /// The spans of `spans` whose parent is `parent`.

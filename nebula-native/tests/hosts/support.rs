@@ -110,8 +110,10 @@ pub fn status_message(span: &Span) -> &str {
 }
 
 /// A loopback HTTP/1.1 server on its own thread (it lives until the test
-/// ends): `handle` reads and answers one request per connection and says
-/// what to record of it.
+/// ends): `handle` reads one request per connection and says what to
+/// record of it and the response to send. The request is recorded before
+/// the response goes out, so a client that has its answer finds its
+/// request recorded.
 pub struct Loopback<T> {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
@@ -120,15 +122,16 @@ pub struct Loopback<T> {
 
 impl<T: Clone + Send + 'static> Loopback<T> {
     /// Starts the server thread.
-    pub fn start(handle: fn(TcpStream) -> Option<T>) -> Self {
+    pub fn start(handle: fn(&TcpStream) -> Option<(T, String)>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
         std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                if let Some(request) = handle(stream) {
+            for mut stream in listener.incoming().flatten() {
+                if let Some((request, response)) = handle(&stream) {
                     seen.lock().unwrap().push(request);
+                    let _ = stream.write_all(response.as_bytes());
                 }
             }
         });
@@ -147,8 +150,8 @@ pub fn otlp_receiver() -> Loopback<(String, String, ExportTraceServiceRequest)> 
     Loopback::start(receive)
 }
 
-/// Reads one HTTP/1.1 request from `stream` and answers 200.
-fn receive(stream: TcpStream) -> Option<(String, String, ExportTraceServiceRequest)> {
+/// Reads one HTTP/1.1 request from `stream`; the answer is 200.
+fn receive(stream: &TcpStream) -> Option<((String, String, ExportTraceServiceRequest), String)> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
@@ -170,10 +173,9 @@ fn receive(stream: TcpStream) -> Option<(String, String, ExportTraceServiceReque
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
-    let mut stream = stream;
-    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("OTLP protobuf");
-    Some((path, content_type, request))
+    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    Some(((path, content_type, request), ok.to_string()))
 }
 
 /// The span tree printed on stderr with trace ids and durations replaced,
