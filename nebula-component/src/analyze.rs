@@ -1,5 +1,6 @@
-//! Bytes in, an immutable [`Plan`] out: validation, the component's world,
-//! and for each export whether it is wrapped or passed through (and why).
+//! One boundary's plan: the component's world (recovered from its
+//! stand-in), and for each export and import whether it is wrapped or
+//! passed through (and why), as an immutable [`BoundaryPlan`].
 //!
 //! Limits (each passes through unwrapped, with the reason in the report):
 //! - imported interfaces whose resources the target's exports also use
@@ -11,7 +12,6 @@
 //!   an interface the component both imports and exports;
 //! - `wasi:otel` itself, which is never wrapped.
 
-use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 use wit_parser::decoding::DecodedWasm;
 use wit_parser::{
     Function, FunctionKind, InterfaceId, Resolve, Type, TypeDefKind, WorldId, WorldItem, WorldKey,
@@ -55,8 +55,9 @@ pub struct ExportItem {
     pub treatment: Treatment,
 }
 
-/// Everything the later phases need, computed once from the input.
-pub struct Plan {
+/// Everything the later phases need to wrap one component's boundary,
+/// computed once from its stand-in.
+pub struct BoundaryPlan {
     /// The target's decoded packages plus `nebula:spans`.
     pub resolve: Resolve,
     /// The target's world in `resolve`.
@@ -72,11 +73,16 @@ pub struct Plan {
     pub component_name: String,
 }
 
-impl Plan {
-    /// Validates `bytes`, decodes the world and decides what to wrap.
-    pub fn new(bytes: &[u8], options: &Options) -> Result<Self, Error> {
-        let own_name = check_component(bytes)?;
-        let (mut resolve, world) = match wit_parser::decoding::decode(bytes) {
+impl BoundaryPlan {
+    /// Decodes the world of `stand_in` (a valid component's stand-in; see
+    /// [`crate::stand_in`]) and decides what to wrap. `own_name` is the
+    /// component's name from its name section.
+    pub(crate) fn new(
+        stand_in: &[u8],
+        own_name: Option<&str>,
+        options: &Options,
+    ) -> Result<Self, Error> {
+        let (mut resolve, world) = match wit_parser::decoding::decode(stand_in) {
             Ok(DecodedWasm::Component(resolve, world)) => (resolve, world),
             Ok(DecodedWasm::WitPackage(..)) => {
                 return Err(Error::NotAComponent(
@@ -91,7 +97,6 @@ impl Plan {
                 )));
             }
         };
-        wit_sources::check_flavor(&options.flavor)?;
         let (spans_resolve, spans) = wit_sources::spans_interface()?;
         let remap = resolve.merge(spans_resolve).map_err(|e| {
             Error::Unsupported(format!(
@@ -103,7 +108,7 @@ impl Plan {
         let component_name = options
             .component_name
             .clone()
-            .or(own_name)
+            .or(own_name.map(str::to_string))
             .unwrap_or_else(|| "component".to_string());
 
         let mut exports = Vec::new();
@@ -143,7 +148,7 @@ impl Plan {
         }
         settle_import_resources(&resolve, world, &exports, &mut imports);
         keep_type_links(&resolve, &resolve.worlds[world].imports, &mut imports);
-        Ok(Plan {
+        Ok(BoundaryPlan {
             resolve,
             world,
             spans,
@@ -187,86 +192,6 @@ impl Plan {
         }
         report
     }
-}
-
-const CORE_MODULE: &str = "the input is a core WebAssembly module, not a component; \
-    make a component of it with `wasm-tools component new module.wasm -o component.wasm` \
-    (add `--adapt wasi_snapshot_preview1.wasm` for a WASI preview1 module), \
-    or build it for the `wasm32-wasip2` target";
-
-/// Checks that `bytes` is a valid binary component; returns the component's
-/// own name from its name section, if it has one.
-fn check_component(bytes: &[u8]) -> Result<Option<String>, Error> {
-    if bytes.is_empty() {
-        return Err(Error::NotAComponent(
-            "the input is empty; expected a WebAssembly component".into(),
-        ));
-    }
-    if !bytes.starts_with(b"\0asm") {
-        let text = std::str::from_utf8(&bytes[..bytes.len().min(4096)]).ok();
-        let message = match text.map(str::trim_start) {
-            Some(t) if t.starts_with("(component") || t.starts_with("(module") => {
-                "the input is WebAssembly text, not binary; encode it with \
-                 `wasm-tools parse input.wat -o output.wasm`"
-            }
-            Some(_) => "the input is text, not WebAssembly; expected a binary component (`.wasm`)",
-            None => {
-                "the input is not WebAssembly (it lacks the `\\0asm` header); \
-                 expected a binary component (`.wasm`)"
-            }
-        };
-        return Err(Error::NotAComponent(message.into()));
-    }
-    if Parser::is_core_wasm(bytes) {
-        return Err(Error::NotAComponent(CORE_MODULE.into()));
-    }
-    if !Parser::is_component(bytes) {
-        return Err(Error::NotAComponent(
-            "the input has the WebAssembly header but an unknown version or layer; \
-             expected a component (version 0x0d, layer 1)"
-                .into(),
-        ));
-    }
-
-    let mut validator = Validator::new_with_features(WasmFeatures::all());
-    let mut depth = 0usize;
-    let mut name = None;
-    for payload in Parser::new(0).parse_all(bytes) {
-        let payload = payload.map_err(|e| Error::Invalid(e.to_string()))?;
-        validator
-            .payload(&payload)
-            .map_err(|e| Error::Invalid(e.to_string()))?;
-        name = name.or_else(|| own_name(&payload, &mut depth));
-    }
-    Ok(name)
-}
-
-/// A component's own name from its name section, without validating it.
-pub(crate) fn component_name(bytes: &[u8]) -> Option<String> {
-    let mut depth = 0usize;
-    Parser::new(0)
-        .parse_all(bytes)
-        .map_while(Result::ok)
-        .find_map(|payload| own_name(&payload, &mut depth))
-}
-
-/// The name `payload` gives the outermost component, if it is that
-/// component's name section; tracks the nesting `depth`.
-fn own_name(payload: &Payload<'_>, depth: &mut usize) -> Option<String> {
-    match payload {
-        Payload::Version { .. } => *depth += 1,
-        Payload::End(_) => *depth -= 1,
-        Payload::CustomSection(section) if *depth == 1 => {
-            if let wasmparser::KnownCustom::ComponentName(names) = section.as_known() {
-                return names.into_iter().flatten().find_map(|entry| match entry {
-                    wasmparser::ComponentName::Component { name, .. } => Some(name.to_string()),
-                    _ => None,
-                });
-            }
-        }
-        _ => {}
-    }
-    None
 }
 
 /// The span name of a function in an interface export (`ns:pkg/iface#f`,

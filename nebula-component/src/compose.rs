@@ -13,7 +13,10 @@
 //! The span runtime is instantiated where the output is finished: here for
 //! a single component; for a composition instrumented inside, each inner
 //! component's proxies import `nebula:spans` and the re-composition
-//! (`nested.rs`) wires them all to its one runtime instance.
+//! ([`nested`]) wires them all to its one runtime instance.
+//!
+//! The target is handed in as its stand-in ([`crate::stand_in`]), with the
+//! real component's [`TopLevel`]; the real bytes go in after encoding.
 //!
 //! The export proxy takes the target's imported interfaces it uses (for
 //! their types) from the host, wrapped or not, so the exports' `use` links
@@ -33,62 +36,64 @@
 //! Chains of `use` that `wac-types` flattens are linked again ([`uses`]).
 
 mod borrows;
+mod graph;
 mod labels;
+mod nested;
 mod shared;
 mod uses;
 mod world_types;
 
+pub(crate) use nested::Composition;
 pub(crate) use shared::SharedImports;
 
 use std::collections::{HashMap, HashSet};
 
-use wac_graph::types::{ItemKind, Package, Type};
-use wac_graph::{CompositionGraph, EncodeOptions, NodeId};
+use wac_graph::NodeId;
+use wac_graph::types::{ItemKind, Type};
+
+use graph::{Graph, Importer};
 
 use crate::Direction;
 use crate::Error;
-use crate::analyze::Plan;
+use crate::analyze::BoundaryPlan;
 use crate::proxy::Proxy;
+use crate::toplevel::TopLevel;
 use crate::wit_sources::SPANS_INTERFACE;
 
-/// Composes `target` (the input bytes) with its import proxy and export
-/// proxy (either may be absent), and with the span `runtime` component when
-/// given (otherwise the result imports `nebula:spans`).
-pub fn compose(
+/// Composes `target` (the target's stand-in; `top`, the real target's top
+/// level) with its import proxy and export proxy (either may be absent),
+/// and with the span `runtime` component when given (otherwise the result
+/// imports `nebula:spans`).
+pub(crate) fn compose(
     target: &[u8],
-    plan: &Plan,
+    top: &TopLevel<'_>,
+    plan: &BoundaryPlan,
     import_proxy: Option<&Proxy>,
     export_proxy: Option<&Proxy>,
     runtime: Option<&[u8]>,
 ) -> Result<Vec<u8>, Error> {
     // The target's own export order (the decoded world may list anonymous
     // interfaces after functions).
-    let order = export_order(target);
-    let mut graph = CompositionGraph::new();
-    let register = |graph: &mut CompositionGraph, name: &str, bytes: &[u8]| {
-        let package = Package::from_bytes(name, None, bytes.to_vec(), graph.types_mut())
-            .map_err(|e| Error::internal(&format!("reading `{name}` for composition"), e))?;
-        graph
-            .register_package(package)
-            .map_err(|e| Error::internal(&format!("registering `{name}`"), e))
-    };
-    let target_pkg = register(&mut graph, "nebula:target", target)?;
+    let order: Vec<&str> = top.export_names().collect();
+    let mut graph = Graph::default();
+    let target_pkg = graph.register("nebula:target", target)?;
     let import_pkg = import_proxy
-        .map(|p| register(&mut graph, "nebula:import-proxy", &p.component))
+        .map(|p| graph.register("nebula:import-proxy", &p.component))
         .transpose()?;
     let export_pkg = export_proxy
-        .map(|p| register(&mut graph, "nebula:export-proxy", &p.component))
+        .map(|p| graph.register("nebula:export-proxy", &p.component))
         .transpose()?;
 
     let worlds: Vec<_> = [Some(target_pkg), import_pkg, export_pkg]
         .into_iter()
         .flatten()
-        .map(|pkg| graph[pkg].ty())
+        .map(|pkg| graph.graph[pkg].ty())
         .collect();
-    let hidden = borrows::hide(graph.types_mut(), &worlds);
-    let mut labels = labels::hide(graph.types_mut(), &worlds);
-    labels.keep_exports(target)?;
-    uses::relink(graph.types_mut(), &worlds, &plan.resolve);
+    let types = graph.graph.types_mut();
+    let hidden = borrows::hide(types, &worlds);
+    let mut labels = labels::hide(types, &worlds);
+    labels.keep_exports(top);
+    uses::relink(types, &worlds, &plan.resolve);
 
     let wrapped = |side| -> HashSet<&str> {
         plan.wrapped(side)
@@ -104,17 +109,18 @@ pub fn compose(
     let mut wiring = Wiring {
         resources: worlds
             .iter()
-            .flat_map(|w| graph.types()[*w].imports.values())
+            .flat_map(|w| graph.graph.types()[*w].imports.values())
             .filter_map(|kind| match kind {
-                ItemKind::Type(Type::Resource(r)) => Some(graph.types()[*r].name.clone()),
+                ItemKind::Type(Type::Resource(r)) => Some(graph.graph.types()[*r].name.clone()),
                 _ => None,
             })
             .collect(),
-        world_types: world_types::sources(target)?,
-        ..Wiring::default()
+        world_types: world_types::sources(top),
+        aliased: world_types::Aliased::default(),
+        graph,
     };
     let runtime_pkg = runtime
-        .map(|runtime| register(&mut graph, "nebula:span-runtime", runtime))
+        .map(|runtime| wiring.graph.register("nebula:span-runtime", runtime))
         .transpose()?;
     // The export proxy imports the target's exported interfaces (wrapped,
     // or used by wrapped ones) and wrapped functions by their names;
@@ -131,69 +137,69 @@ pub fn compose(
 
     // What every part imports from the host, in the order the parts are
     // wired, so each name gets one type all of them accept.
-    let target_imports = package_imports(&graph, target_pkg);
+    let target_imports = wiring.graph.package_imports(target_pkg);
     let mut wanted = target_imports.clone();
     for pkg in [runtime_pkg, import_pkg].into_iter().flatten() {
-        wanted.extend(package_imports(&graph, pkg));
+        wanted.extend(wiring.graph.package_imports(pkg));
     }
     if let Some(pkg) = export_pkg {
         wanted.extend(
-            package_imports(&graph, pkg)
+            wiring
+                .graph
+                .package_imports(pkg)
                 .into_iter()
                 .filter(|(name, _)| !from_target.contains(name.as_str())),
         );
     }
     wanted.retain(|(name, _)| name != SPANS_INTERFACE);
-    wiring.shared = SharedImports::new(&mut graph, &wanted)?;
+    wiring.graph.share(&wanted)?;
 
     for (name, kind) in &target_imports {
-        wiring.import(&mut graph, name, *kind)?;
+        wiring.import(name, *kind)?;
     }
     if let Some(pkg) = runtime_pkg {
-        let spans = instantiate_runtime(&mut graph, pkg, &mut |graph, name, kind| {
-            wiring.import(graph, name, kind)
-        })?;
+        let spans = graph::instantiate_runtime(&mut wiring, pkg)?;
         // Every proxy's import of `nebula:spans` gets the runtime's export.
-        wiring.imports.insert(SPANS_INTERFACE.to_string(), spans);
+        wiring.graph.define(SPANS_INTERFACE, spans);
     }
     let import_node = match import_pkg {
         Some(pkg) => {
-            let node = graph.instantiate(pkg);
-            for (name, kind) in package_imports(&graph, pkg) {
-                let arg = wiring.import(&mut graph, &name, kind)?;
-                wiring.argument(&mut graph, node, &name, arg)?;
+            let node = wiring.graph.graph.instantiate(pkg);
+            for (name, kind) in wiring.graph.package_imports(pkg) {
+                let arg = wiring.import(&name, kind)?;
+                wiring.graph.argument(node, &name, arg)?;
             }
             Some(node)
         }
         None => None,
     };
 
-    let target = graph.instantiate(target_pkg);
+    let target = wiring.graph.graph.instantiate(target_pkg);
     for (name, kind) in target_imports {
         let arg = match import_node {
             Some(node) if wrapped_imports.contains(name.as_str()) => {
-                wiring.alias(&mut graph, node, &name)?
+                wiring.graph.alias(node, &name)?
             }
-            _ => wiring.import(&mut graph, &name, kind)?,
+            _ => wiring.import(&name, kind)?,
         };
-        wiring.argument(&mut graph, target, &name, arg)?;
+        wiring.graph.argument(target, &name, arg)?;
     }
 
     let export_node = match export_pkg {
         Some(pkg) => {
-            let node = graph.instantiate(pkg);
-            for (name, kind) in package_imports(&graph, pkg) {
+            let node = wiring.graph.graph.instantiate(pkg);
+            for (name, kind) in wiring.graph.package_imports(pkg) {
                 // Imported interfaces, wrapped or not, come from the host:
                 // the exports' `use` links must point at the output's
                 // imports. (Planning passes through every import whose
                 // resources the exports use, so no wrapper resource is
                 // missed.)
                 let arg = if from_target.contains(name.as_str()) {
-                    wiring.alias(&mut graph, target, &name)?
+                    wiring.graph.alias(target, &name)?
                 } else {
-                    wiring.import(&mut graph, &name, kind)?
+                    wiring.import(&name, kind)?
                 };
-                wiring.argument(&mut graph, node, &name, arg)?;
+                wiring.graph.argument(node, &name, arg)?;
             }
             Some(node)
         }
@@ -207,40 +213,15 @@ pub fn compose(
             Some(node) if wrapped_exports.contains(item.name.as_str()) => node,
             _ => target,
         };
-        let node = wiring.alias(&mut graph, source, &item.name)?;
-        graph
-            .export(node, &item.name)
-            .map_err(|e| Error::internal(&format!("exporting `{}`", item.name), e))?;
+        let node = wiring.graph.alias(source, &item.name)?;
+        wiring.graph.export(node, &item.name)?;
     }
 
-    let bytes = graph
-        .encode(EncodeOptions {
-            define_components: true,
-            validate: false,
-            processor: None,
-        })
-        .map_err(|e| Error::internal("encoding the composition", e))?;
-    let bytes = labels.restore(hidden.restore(graph.types(), bytes)?)?;
+    let bytes = wiring.graph.encode()?;
+    let bytes = labels.restore(hidden.restore(wiring.graph.graph.types(), bytes)?)?;
     let bytes = wiring.aliased.restore(bytes)?;
     validate(&bytes)?;
     Ok(bytes)
-}
-
-/// The names of a component's top-level exports, in order.
-fn export_order(component: &[u8]) -> Vec<String> {
-    let mut names = Vec::new();
-    crate::nested::for_each_top_level(component, |payload, _| {
-        if let wasmparser::Payload::ComponentExportSection(reader) = payload {
-            names.extend(
-                reader
-                    .clone()
-                    .into_iter()
-                    .flatten()
-                    .map(|export| export.name.full_name().into_owned()),
-            );
-        }
-    });
-    names
 }
 
 /// Validates a composed output: anything Nebula writes must validate.
@@ -251,29 +232,10 @@ pub(crate) fn validate(bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Instantiates the span runtime `package`, its imports from `import`;
-/// returns the node of its `nebula:spans` export.
-pub(crate) fn instantiate_runtime(
-    graph: &mut CompositionGraph,
-    package: wac_graph::PackageId,
-    import: &mut dyn FnMut(&mut CompositionGraph, &str, ItemKind) -> Result<NodeId, Error>,
-) -> Result<NodeId, Error> {
-    let node = graph.instantiate(package);
-    for (name, kind) in package_imports(graph, package) {
-        let arg = import(graph, &name, kind)?;
-        graph
-            .set_instantiation_argument(node, &name, arg)
-            .map_err(|e| Error::internal(&format!("wiring the span runtime's `{name}`"), e))?;
-    }
-    graph
-        .alias_instance_export(node, SPANS_INTERFACE)
-        .map_err(|e| Error::internal("taking the span runtime's export", e))
-}
-
-/// The composition's imports, one node per name shared by all who import it.
-#[derive(Default)]
+/// The single component's imports: [`Graph`]'s, and world-level types
+/// taken from imported instances.
 struct Wiring {
-    imports: HashMap<String, NodeId>,
+    graph: Graph,
     /// The target's world-level types taken from its imported instances
     /// (see [`world_types::sources`]).
     world_types: HashMap<String, (String, String)>,
@@ -281,90 +243,52 @@ struct Wiring {
     resources: Vec<String>,
     /// Type imports taken from an instance import instead.
     aliased: world_types::Aliased,
-    /// The one name and type of each import the parts share.
-    shared: SharedImports,
 }
 
-impl Wiring {
-    fn import(
-        &mut self,
-        graph: &mut CompositionGraph,
-        name: &str,
-        kind: ItemKind,
-    ) -> Result<NodeId, Error> {
-        let name = self.shared.name(name).to_string();
-        let name = name.as_str();
-        if let Some(node) = self.imports.get(name) {
-            return Ok(*node);
+impl Importer for Wiring {
+    fn graph(&mut self) -> &mut Graph {
+        &mut self.graph
+    }
+
+    /// The node of import `name`, imported when first asked for (as `kind`,
+    /// or as an alias of an imported instance's export, see
+    /// [`world_types`]).
+    fn import(&mut self, name: &str, kind: ItemKind) -> Result<NodeId, Error> {
+        let (name, node) = self.graph.imported(name);
+        if let Some(node) = node {
+            return Ok(node);
         }
-        let kind = self.shared.kind(name, kind);
+        let kind = self.graph.kind(&name, kind);
         let aliasable = world_types::aliasable(
-            graph.types(),
-            name,
+            self.graph.graph.types(),
+            &name,
             kind,
             &self.world_types,
             &self.resources,
         )?;
-        let node = match aliasable {
+        match aliasable {
             Some((instance, export)) => {
-                let source = self.import_of(&instance, name)?;
-                let node = self.alias(graph, source, &export)?;
-                self.aliased.push(name, &instance, &export);
-                node
+                let source = self.import_of(&instance, &name)?;
+                let node = self.graph.alias(source, &export)?;
+                self.aliased.push(&name, &instance, &export);
+                self.graph.define(&name, node);
+                Ok(node)
             }
-            None => graph
-                .import(name, kind)
-                .map_err(|e| Error::internal(&format!("importing `{name}`"), e))?,
-        };
-        self.imports.insert(name.to_string(), node);
-        Ok(node)
+            None => self.graph.import_new(&name, kind),
+        }
     }
+}
 
+impl Wiring {
     /// The node of the instance import `instance`, which the type import
     /// `user` is taken from.
     fn import_of(&self, instance: &str, user: &str) -> Result<NodeId, Error> {
-        let instance = self.shared.name(instance);
-        self.imports.get(instance).copied().ok_or_else(|| {
+        let (instance, node) = self.graph.imported(instance);
+        node.ok_or_else(|| {
             Error::Internal(format!(
                 "the world-level type `{user}` is taken from `{instance}`, which the \
                  composition does not import before it"
             ))
         })
     }
-
-    fn alias(
-        &mut self,
-        graph: &mut CompositionGraph,
-        instance: NodeId,
-        name: &str,
-    ) -> Result<NodeId, Error> {
-        graph
-            .alias_instance_export(instance, name)
-            .map_err(|e| Error::internal(&format!("taking export `{name}`"), e))
-    }
-
-    fn argument(
-        &mut self,
-        graph: &mut CompositionGraph,
-        instance: NodeId,
-        name: &str,
-        argument: NodeId,
-    ) -> Result<(), Error> {
-        graph
-            .set_instantiation_argument(instance, name, argument)
-            .map_err(|e| Error::internal(&format!("wiring `{name}`"), e))
-    }
-}
-
-/// A package's imports, in order.
-pub(crate) fn package_imports(
-    graph: &CompositionGraph,
-    package: wac_graph::PackageId,
-) -> Vec<(String, wac_graph::types::ItemKind)> {
-    let ty = graph[package].ty();
-    graph.types()[ty]
-        .imports
-        .iter()
-        .map(|(name, kind)| (name.clone(), *kind))
-        .collect()
 }

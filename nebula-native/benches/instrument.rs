@@ -8,11 +8,16 @@
 //! NEBULA_BENCH_NATIVE=1 cargo bench -p nebula-native --bench instrument  # in-process only
 //! ```
 //!
-//! For each input: `wasmparser` validation, `nebula_component::instrument`
-//! in-process (native), the same through `nebula.wasm` in wasmtime (what
-//! the CLI runs), and the whole `nebula instrument` process; each as the
-//! median of several runs, with its ratio to validation. Goals: instrument
-//! ≤ 3× validate, start-up (`nebula --version`) ≤ 50 ms. The engine runs
+//! For each input: `wasmparser` validation on one thread, and on every
+//! core as `wasm-tools validate` does it (function bodies in parallel;
+//! the `∥val` column), `nebula_component::instrument` in-process (native),
+//! the same through `nebula.wasm` in wasmtime (what the CLI runs), and the
+//! whole `nebula instrument` process; each as the median of several runs,
+//! with its ratio to validation (the CLI's also to the parallel one).
+//! Goals: instrument ≤ 3× validate, start-up (`nebula --version`) ≤ 50 ms.
+//! The last input is a real Rust command from the package registry
+//! (ripgrep, release, full debug info: about 20 MB), built once into
+//! `target/nebula-tools/`. The engine runs
 //! `nebula.wasm` with `concurrency_support(false)` (see `src/engine.rs`).
 
 #[path = "../tests/common/mod.rs"]
@@ -71,6 +76,15 @@ fn main() {
     inputs.push(("nebula.wasm (Rust command)".into(), NEBULA_WASM.to_vec()));
     inputs.push(("code-heavy 12 MB".into(), common::code_heavy(12)));
     inputs.push(("code-heavy 24 MB".into(), common::code_heavy(24)));
+    let (krate, version) = common::RUST_COMMAND;
+    let wanted =
+        |name: &str| std::env::var("NEBULA_BENCH").map_or(true, |filter| name.contains(&filter));
+    let command_name = format!("{krate} {version} +debug info");
+    if wanted(&command_name)
+        && let Some(bytes) = common::rust_command()
+    {
+        inputs.push((command_name, bytes));
+    }
 
     // `NEBULA_BENCH_NATIVE=1`: only validation and in-process instrumenting
     // (for profiling the instrumenter with `perf`).
@@ -84,16 +98,18 @@ fn main() {
         inputs.len()
     );
     println!(
-        "{:<28} {:>10} {:>10} {:>10} {:>6} {:>11} {:>6} {:>10} {:>6} {:>8}",
+        "{:<28} {:>10} {:>10} {:>10} {:>10} {:>6} {:>11} {:>6} {:>10} {:>6} {:>6} {:>8}",
         "input",
         "size",
         "validate",
+        "∥validate",
         "native",
         "×val",
         "nebula.wasm",
         "×val",
         "CLI",
         "×val",
+        "×∥val",
         "wrapped"
     );
     for (i, (name, bytes)) in inputs.iter().enumerate() {
@@ -102,6 +118,7 @@ fn main() {
                 .validate_all(bytes)
                 .expect("input validates");
         });
+        let parallel = median(budget, || validate_in_parallel(bytes));
         let mut wrapped = 0;
         let native = median(budget, || {
             wrapped = nebula_component::instrument(bytes, &options)
@@ -136,16 +153,18 @@ fn main() {
             assert!(status.success());
         });
         println!(
-            "{:<28} {:>10} {:>10} {:>10} {:>6} {:>11} {:>6} {:>10} {:>6} {:>8}",
+            "{:<28} {:>10} {:>10} {:>10} {:>10} {:>6} {:>11} {:>6} {:>10} {:>6} {:>6} {:>8}",
             name,
             human_size(bytes.len()),
             ms(validate),
+            ms(parallel),
             ms(native),
             ratio(native, validate),
             ms(wasm),
             ratio(wasm, validate),
             ms(cli),
             ratio(cli, validate),
+            ratio(cli, parallel),
             wrapped,
         );
     }
@@ -165,4 +184,35 @@ fn main() {
         "loading the precompiled nebula.wasm (deserialize + link): {}",
         ms(load)
     );
+}
+
+/// Validates `bytes` as `wasm-tools validate` does: the module and
+/// component structure in order, the function bodies on every core.
+fn validate_in_parallel(bytes: &[u8]) {
+    let mut validator = wasmparser::Validator::new();
+    let mut bodies = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload = payload.expect("input parses");
+        if let wasmparser::ValidPayload::Func(func, body) =
+            validator.payload(&payload).expect("input validates")
+        {
+            bodies.push((func, body));
+        }
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_thread = bodies.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let mut rest = bodies;
+        while !rest.is_empty() {
+            let chunk: Vec<_> = rest.drain(..per_thread.min(rest.len())).collect();
+            scope.spawn(move || {
+                let mut allocations = wasmparser::FuncValidatorAllocations::default();
+                for (func, body) in chunk {
+                    let mut validator = func.into_validator(allocations);
+                    validator.validate(&body).expect("function validates");
+                    allocations = validator.into_allocations();
+                }
+            });
+        }
+    });
 }

@@ -15,9 +15,8 @@
 //!    (opcode `0x69` and `0x68`, then the resource's index), so no index or
 //!    offset moves.
 //!
-//! Limits: only the composition's own (top-level) type entries are read,
-//! which is where `wac-graph` encodes its imports, before any nested
-//! component.
+//! Limits: only the composition's own (top-level) type entries are read
+//! (with [`TopLevel`]), which is where `wac-graph` encodes its imports.
 
 use std::collections::HashMap;
 
@@ -25,9 +24,10 @@ use wac_graph::types::{
     DefinedType, DefinedTypeId, FuncType, FuncTypeId, ItemKind, Record, ResourceId, Type, Types,
     ValueType, Variant, WorldId,
 };
-use wasmparser::{ComponentDefinedType, ComponentType, ComponentTypeRef, ComponentValType};
+use wasmparser::{ComponentDefinedType, ComponentTypeRef, ComponentValType};
 
 use crate::Error;
+use crate::toplevel::{TopLevel, TypeEntry};
 
 /// Opcodes of the `own` and `borrow` defined types.
 const OWN: u8 = 0x69;
@@ -161,7 +161,8 @@ impl Hidden {
             return Ok(bytes);
         }
         let patches = {
-            let top = TopLevel::read(&bytes)?;
+            let top = TopLevel::read(&bytes)
+                .map_err(|e| Error::internal("reading the encoded composition", e))?;
             let mut patches = Vec::new();
             for (name, kind) in &self.imports {
                 let missing = || {
@@ -169,9 +170,10 @@ impl Hidden {
                         "restoring `borrow` in `{name}`: the import is not where it was hidden"
                     ))
                 };
-                match (kind, top.imports.get(name.as_str())) {
+                let import = top.imports.iter().find(|i| i.name == *name).map(|i| i.ty);
+                match (kind, import) {
                     (ItemKind::Func(id), Some(ComponentTypeRef::Func(index))) => {
-                        let Some(Entry::Func(params)) = top.types.get(*index as usize) else {
+                        let Some(TypeEntry::Func(params)) = top.types.get(index as usize) else {
                             return Err(missing());
                         };
                         for (ty, (_, encoded)) in types[*id].params.values().zip(params) {
@@ -185,7 +187,7 @@ impl Hidden {
                         types,
                         &top,
                         *ty,
-                        ComponentValType::Type(*index),
+                        ComponentValType::Type(index),
                         &mut patches,
                     ),
                     _ => return Err(missing()),
@@ -265,100 +267,6 @@ impl Hidden {
                 _ => {}
             },
             _ => {}
-        }
-    }
-}
-
-/// One entry of the composition's own type index space.
-enum Entry<'a> {
-    /// A defined type and the offset of its first byte.
-    Defined(usize, ComponentDefinedType<'a>),
-    /// A function type's parameters.
-    Func(Vec<(&'a str, ComponentValType)>),
-    /// A type import `(eq i)`.
-    Eq(u32),
-    /// Anything else (resources, instance types, aliases).
-    Other,
-}
-
-/// The top-level type entries and imports of an encoded composition, up to
-/// its first nested module or component.
-struct TopLevel<'a> {
-    types: Vec<Entry<'a>>,
-    imports: HashMap<&'a str, ComponentTypeRef>,
-}
-
-impl<'a> TopLevel<'a> {
-    fn read(bytes: &'a [u8]) -> Result<Self, Error> {
-        let err = |e| Error::internal("reading the encoded composition", e);
-        let mut top = TopLevel {
-            types: Vec::new(),
-            imports: HashMap::new(),
-        };
-        for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-            match payload.map_err(err)? {
-                wasmparser::Payload::ComponentTypeSection(reader) => {
-                    for entry in reader.into_iter_with_offsets() {
-                        let (offset, ty) = entry.map_err(err)?;
-                        top.types.push(match ty {
-                            ComponentType::Defined(def) => Entry::Defined(offset as usize, def),
-                            ComponentType::Func(f) => Entry::Func(f.params.into_vec()),
-                            _ => Entry::Other,
-                        });
-                    }
-                }
-                wasmparser::Payload::ComponentImportSection(reader) => {
-                    for import in reader {
-                        let import = import.map_err(err)?;
-                        if let ComponentTypeRef::Type(bounds) = import.ty {
-                            top.types.push(match bounds {
-                                wasmparser::TypeBounds::Eq(i) => Entry::Eq(i),
-                                _ => Entry::Other,
-                            });
-                        }
-                        top.imports.insert(import.name.name, import.ty);
-                    }
-                }
-                wasmparser::Payload::ComponentAliasSection(reader) => {
-                    for alias in reader {
-                        let kind = match alias.map_err(err)? {
-                            wasmparser::ComponentAlias::InstanceExport { kind, .. } => kind,
-                            wasmparser::ComponentAlias::Outer { kind, .. } => {
-                                if kind == wasmparser::ComponentOuterAliasKind::Type {
-                                    top.types.push(Entry::Other);
-                                }
-                                continue;
-                            }
-                            wasmparser::ComponentAlias::CoreInstanceExport { .. } => continue,
-                        };
-                        if kind == wasmparser::ComponentExternalKind::Type {
-                            top.types.push(Entry::Other);
-                        }
-                    }
-                }
-                wasmparser::Payload::ComponentExportSection(reader) => {
-                    for export in reader {
-                        if export.map_err(err)?.kind == wasmparser::ComponentExternalKind::Type {
-                            top.types.push(Entry::Other);
-                        }
-                    }
-                }
-                wasmparser::Payload::ModuleSection { .. }
-                | wasmparser::Payload::ComponentSection { .. } => break,
-                _ => {}
-            }
-        }
-        Ok(top)
-    }
-
-    /// The defined type at `index`, through type imports `(eq i)`.
-    fn defined(&self, mut index: u32) -> Option<(usize, &ComponentDefinedType<'a>)> {
-        loop {
-            match self.types.get(index as usize)? {
-                Entry::Defined(offset, def) => return Some((*offset, def)),
-                Entry::Eq(i) => index = *i,
-                _ => return None,
-            }
         }
     }
 }

@@ -31,6 +31,7 @@ use wac_graph::types::{ItemKind, Types, WorldId};
 use wasm_encoder::reencode::{ReencodeComponent, RoundtripReencoder};
 
 use crate::Error;
+use crate::toplevel::TopLevel;
 
 /// The labels whose `(implements "…")` directive the encoding loses.
 #[derive(Default)]
@@ -84,26 +85,13 @@ impl Labels {
     /// Remembers the `(implements "…")` directives of the top-level exports
     /// of `target` (the input component), to put them back on the
     /// composition's exports of the same names.
-    pub(super) fn keep_exports(&mut self, target: &[u8]) -> Result<(), Error> {
-        let err = |e| Error::internal("reading the target's exports", e);
-        let mut depth = 0usize;
-        for payload in wasmparser::Parser::new(0).parse_all(target) {
-            match payload.map_err(err)? {
-                wasmparser::Payload::Version { .. } => depth += 1,
-                wasmparser::Payload::End(_) => depth -= 1,
-                wasmparser::Payload::ComponentExportSection(reader) if depth == 1 => {
-                    for export in reader {
-                        let name = export.map_err(err)?.name;
-                        if let Some(implements) = name.implements {
-                            self.exports
-                                .insert(name.name.to_string(), implements.to_string());
-                        }
-                    }
-                }
-                _ => {}
+    pub(super) fn keep_exports(&mut self, target: &TopLevel<'_>) {
+        for export in &target.exports {
+            if let Some(implements) = export.implements {
+                self.exports
+                    .insert(export.plain_name.to_string(), implements.to_string());
             }
         }
-        Ok(())
     }
 
     /// Encodes `bytes` again with the `(implements "…")` directive of each

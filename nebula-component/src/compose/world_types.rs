@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use wac_graph::types::{DefinedType, ItemKind, Type, Types, ValueType};
 
 use crate::Error;
+use crate::toplevel::{Source, TopLevel, TypeEntry};
 
 /// The type imports taken out of the composition, in import order: the
 /// import's name, the import name of the interface that exports the type,
@@ -68,18 +69,20 @@ pub(super) fn aliasable(
 /// The top-level type imports of `target` (the input component) that are
 /// an imported instance's export: import name to the instance's import
 /// name and the export's name.
-pub(super) fn sources(target: &[u8]) -> Result<HashMap<String, (String, String)>, Error> {
-    let top = TopLevel::read(target)?;
+pub(super) fn sources(target: &TopLevel<'_>) -> HashMap<String, (String, String)> {
     let mut out = HashMap::new();
-    for (name, index) in &top.type_imports {
-        if let Some((instance, export)) = top.aliases.get(index) {
-            let instance = top.instance_imports.iter().find(|(_, i)| *i == instance);
-            if let Some((instance, _)) = instance {
-                out.insert(name.to_string(), (instance.to_string(), export.to_string()));
-            }
+    for import in &target.imports {
+        let wasmparser::ComponentTypeRef::Type(wasmparser::TypeBounds::Eq(index)) = import.ty
+        else {
+            continue;
+        };
+        if let Some(TypeEntry::Source(Source::Alias(of, export))) = target.types.get(index as usize)
+            && let Source::Import(instance) = &**of
+        {
+            out.insert(import.name.clone(), (instance.clone(), export.clone()));
         }
     }
-    Ok(out)
+    out
 }
 
 /// The names of the resources whose handles `ty` holds.
@@ -133,25 +136,16 @@ impl Aliased {
         if self.0.is_empty() {
             return Ok(bytes);
         }
-        let top = TopLevel::read(&bytes)?;
+        let top = TopLevel::read(&bytes)
+            .map_err(|e| Error::internal("reading a component's world-level types", e))?;
         let mut section = wasm_encoder::ComponentImportSection::new();
         for (name, instance, export) in &self.0 {
-            let index = top
-                .instance_imports
-                .get(instance.as_str())
-                .and_then(|i| {
-                    let alias = top
-                        .aliases
-                        .iter()
-                        .find(|(_, (inst, e))| inst == i && e == export);
-                    alias.map(|(index, _)| index)
-                })
-                .ok_or_else(|| {
-                    Error::Internal(format!(
-                        "restoring the world-level type `{name}`: the composition does not \
+            let index = top.aliased_type(instance, export).ok_or_else(|| {
+                Error::Internal(format!(
+                    "restoring the world-level type `{name}`: the composition does not \
                          alias `{export}` of `{instance}`"
-                    ))
-                })?;
+                ))
+            })?;
             section.import(
                 wasm_encoder::ComponentExternName {
                     name: Cow::Borrowed(name),
@@ -159,7 +153,7 @@ impl Aliased {
                     version_suffix: None,
                     external_id: None,
                 },
-                wasm_encoder::ComponentTypeRef::Type(wasm_encoder::TypeBounds::Eq(*index)),
+                wasm_encoder::ComponentTypeRef::Type(wasm_encoder::TypeBounds::Eq(index)),
             );
         }
         // A component's sections run to the end of its bytes.
@@ -167,94 +161,5 @@ impl Aliased {
         bytes.push(wasm_encoder::ComponentSection::id(&section));
         wasm_encoder::Encode::encode(&section, &mut bytes);
         Ok(bytes)
-    }
-}
-
-/// What the top level of an encoded component says about its type and
-/// instance index spaces: enough to find an imported instance's aliased
-/// type exports and the type imports equal to them.
-struct TopLevel<'a> {
-    /// Instance imports: import name to instance index.
-    instance_imports: HashMap<&'a str, u32>,
-    /// Aliases of instance exports that are types: type index to the
-    /// instance index and the export's name.
-    aliases: HashMap<u32, (u32, &'a str)>,
-    /// Type imports `(eq i)`: import name to `i`.
-    type_imports: Vec<(&'a str, u32)>,
-}
-
-impl<'a> TopLevel<'a> {
-    fn read(bytes: &'a [u8]) -> Result<Self, Error> {
-        let err = |e| Error::internal("reading a component's world-level types", e);
-        let mut top = TopLevel {
-            instance_imports: HashMap::new(),
-            aliases: HashMap::new(),
-            type_imports: Vec::new(),
-        };
-        let (mut types, mut instances) = (0u32, 0u32);
-        let mut depth = 0usize;
-        for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-            match payload.map_err(err)? {
-                wasmparser::Payload::Version { .. } => depth += 1,
-                wasmparser::Payload::End(_) => depth -= 1,
-                _ if depth != 1 => {}
-                wasmparser::Payload::ComponentTypeSection(reader) => types += reader.count(),
-                wasmparser::Payload::ComponentImportSection(reader) => {
-                    for import in reader {
-                        let import = import.map_err(err)?;
-                        match import.ty {
-                            wasmparser::ComponentTypeRef::Type(bounds) => {
-                                if let wasmparser::TypeBounds::Eq(i) = bounds {
-                                    top.type_imports.push((import.name.name, i));
-                                }
-                                types += 1;
-                            }
-                            wasmparser::ComponentTypeRef::Instance(_) => {
-                                top.instance_imports.insert(import.name.name, instances);
-                                instances += 1;
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                wasmparser::Payload::ComponentInstanceSection(reader) => {
-                    instances += reader.count()
-                }
-                wasmparser::Payload::ComponentAliasSection(reader) => {
-                    for alias in reader {
-                        match alias.map_err(err)? {
-                            wasmparser::ComponentAlias::InstanceExport {
-                                kind: wasmparser::ComponentExternalKind::Type,
-                                instance_index,
-                                name,
-                            } => {
-                                top.aliases.insert(types, (instance_index, name));
-                                types += 1;
-                            }
-                            wasmparser::ComponentAlias::InstanceExport {
-                                kind: wasmparser::ComponentExternalKind::Instance,
-                                ..
-                            } => instances += 1,
-                            wasmparser::ComponentAlias::Outer {
-                                kind: wasmparser::ComponentOuterAliasKind::Type,
-                                ..
-                            } => types += 1,
-                            _ => {}
-                        }
-                    }
-                }
-                wasmparser::Payload::ComponentExportSection(reader) => {
-                    for export in reader {
-                        match export.map_err(err)?.kind {
-                            wasmparser::ComponentExternalKind::Type => types += 1,
-                            wasmparser::ComponentExternalKind::Instance => instances += 1,
-                            _ => {}
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(top)
     }
 }

@@ -29,7 +29,7 @@ use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::abi::AbiVariant;
 use wit_parser::{ManglingAndAbi, SizeAlign, WasmExport, WasmExportKind, WasmImport, WorldItem};
 
-use crate::analyze::Plan;
+use crate::analyze::BoundaryPlan;
 use crate::{Direction, Error};
 use abi::{StatusProbe, core_type, return_area};
 use handles::{HandleCode, HandleWalker, Op, Place};
@@ -60,7 +60,11 @@ pub struct Proxy {
 impl Proxy {
     /// Generates the proxy for everything `plan` wraps on `side`; its span
     /// descriptors go to the output's `spans` runtime.
-    pub fn build(plan: &Plan, side: Direction, spans: &mut SpanRuntime) -> Result<Self, Error> {
+    pub fn build(
+        plan: &BoundaryPlan,
+        side: Direction,
+        spans: &mut SpanRuntime,
+    ) -> Result<Self, Error> {
         let (resolve, world) = world::proxy_world(plan, side)?;
         let mut sizes = SizeAlign::default();
         sizes
@@ -256,16 +260,13 @@ pub(crate) fn encode_component(
                 .encode()
         })
         .map_err(|e| Error::internal(&format!("encoding the {what} component"), e))?;
-    let mut out = wasm_encoder::Component::new();
-    crate::nested::for_each_top_level(&component, |payload, _| {
-        if let Some((id, range)) = payload.as_section()
-            && !matches!(payload, wasmparser::Payload::CustomSection(_))
-        {
-            out.section(&wasm_encoder::RawSection {
-                id,
-                data: &component[range.start as usize..range.end as usize],
-            });
+    let mut out = Vec::with_capacity(component.len());
+    crate::toplevel::each_section(&component, |payload, range| {
+        if !matches!(payload, wasmparser::Payload::CustomSection(_)) {
+            out.extend_from_slice(&component[range]);
         }
-    });
-    Ok(out.finish())
+        Ok(())
+    })
+    .map_err(|e| Error::internal(&format!("reading the {what} component"), e))?;
+    Ok(out)
 }

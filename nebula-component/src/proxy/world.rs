@@ -19,14 +19,17 @@ use wit_parser::{
     TypeOwner, World, WorldId, WorldItem, WorldKey,
 };
 
-use crate::analyze::Plan;
+use crate::analyze::BoundaryPlan;
 use crate::{Direction, Error};
 
 /// The package holding the proxy worlds.
 const PACKAGE: &str = "proxy";
 
 /// Adds the proxy world for `plan` to a copy of its `Resolve`.
-pub(crate) fn proxy_world(plan: &Plan, side: Direction) -> Result<(Resolve, WorldId), Error> {
+pub(crate) fn proxy_world(
+    plan: &BoundaryPlan,
+    side: Direction,
+) -> Result<(Resolve, WorldId), Error> {
     let mut resolve = plan.resolve.clone();
     let target = resolve.worlds[plan.world].clone();
     let needed = Needed::of(&resolve, plan, side);
@@ -221,7 +224,7 @@ struct Needed {
 }
 
 impl Needed {
-    fn of(resolve: &Resolve, plan: &Plan, side: Direction) -> Self {
+    fn of(resolve: &Resolve, plan: &BoundaryPlan, side: Direction) -> Self {
         let mut needed = Needed {
             interfaces: Vec::new(),
             world_types: HashSet::new(),

@@ -3,6 +3,7 @@
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
 use std::fmt::Write as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -206,4 +207,53 @@ pub fn code_heavy(megabytes: usize) -> Vec<u8> {
         .validate(true)
         .encode()
         .expect("component encodes")
+}
+
+/// The crate of the Rust package registry the instrument benchmark builds
+/// as a real, large Rust command: ripgrep, `wasm32-wasip2`, release with
+/// full debug info (about 20 MB, most of it custom sections).
+pub const RUST_COMMAND: (&str, &str) = ("ripgrep", "14.1.1");
+
+/// The Rust command of [`RUST_COMMAND`], built with `cargo install` on
+/// first use into `target/nebula-tools/` and read from there after;
+/// `None` (with the reason printed) when it cannot be built here.
+pub fn rust_command() -> Option<Vec<u8>> {
+    let (krate, version) = RUST_COMMAND;
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/nebula-tools");
+    let root = tools.join(format!("{krate}-{version}-debug"));
+    let wasm = root.join("bin/rg.wasm");
+    if !wasm.is_file() {
+        eprintln!("building {krate} {version} for wasm32-wasip2 with debug info (once) ...");
+        let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
+        cargo
+            .args([
+                "install",
+                krate,
+                "--version",
+                version,
+                "--locked",
+                "--force",
+            ])
+            .args(["--target", "wasm32-wasip2", "--root"])
+            .arg(&root)
+            .arg("--target-dir")
+            .arg(tools.join("rust-command-build"))
+            .args(["--config", "profile.release.debug=2"])
+            .args(["--config", "profile.release.strip=false"]);
+        // The bench's own build flags are for the host.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_") && name != "CARGO_HOME" || name.contains("RUSTFLAGS") {
+                cargo.env_remove(&*name);
+            }
+        }
+        match cargo.status() {
+            Ok(status) if status.success() => {}
+            other => {
+                eprintln!("cannot build {krate} for wasm32-wasip2 ({other:?}); skipping it");
+                return None;
+            }
+        }
+    }
+    fs::read(&wasm).ok()
 }
