@@ -75,3 +75,13 @@ pub(crate) fn reachable(
 pub(crate) fn signature(func: &Function) -> impl Iterator<Item = Type> + '_ {
     func.params.iter().map(|p| p.ty).chain(func.result)
 }
+
+/// Follows type aliases (`type a = b`, `use`d types) to the type itself.
+pub(crate) fn dealias(resolve: &Resolve, mut ty: Type) -> Type {
+    while let Type::Id(id) = ty
+        && let TypeDefKind::Type(inner) = resolve.types[id].kind
+    {
+        ty = inner;
+    }
+    ty
+}

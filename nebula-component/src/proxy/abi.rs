@@ -10,6 +10,8 @@ use wasm_encoder::{Instruction, MemArg};
 use wit_parser::abi::WasmType;
 use wit_parser::{Function, Int, Resolve, SizeAlign, Type, TypeDefKind};
 
+use crate::wit_walk::dealias;
+
 /// The status codes the span runtime understands (`nebula_span_end`).
 mod code {
     pub const ERROR: i32 = 1;
@@ -220,17 +222,6 @@ impl StatusProbe {
             }
         }
     }
-}
-
-/// Follows type aliases (`type a = b`, `use`d types) to the type itself.
-fn dealias(resolve: &Resolve, mut ty: Type) -> Type {
-    while let Type::Id(id) = ty {
-        match resolve.types[id].kind {
-            TypeDefKind::Type(inner) => ty = inner,
-            _ => break,
-        }
-    }
-    ty
 }
 
 /// The core value type of a flat canonical-ABI value on wasm32.

@@ -134,14 +134,8 @@ impl<'a> HandleWalker<'a> {
         self.first_local + self.out.locals.len() as u32 - 1
     }
 
-    fn dealias(&self, mut ty: Type) -> Type {
-        while let Type::Id(id) = ty {
-            match self.resolve.types[id].kind {
-                TypeDefKind::Type(inner) => ty = inner,
-                _ => break,
-            }
-        }
-        ty
+    fn dealias(&self, ty: Type) -> Type {
+        crate::wit_walk::dealias(self.resolve, ty)
     }
 
     /// The resource a handle refers to, dealiased.
@@ -245,7 +239,7 @@ impl<'a> HandleWalker<'a> {
                 self.out.code.push(I::LocalSet(len));
                 self.list_loop(elem, ptr, len);
             }
-            kind => {
+            kind @ (TypeDefKind::Variant(_) | TypeDefKind::Option(_) | TypeDefKind::Result(_)) => {
                 let cases = cases(&kind);
                 for (index, case) in cases.into_iter().enumerate() {
                     let Some(case) = case else { continue };
@@ -262,6 +256,17 @@ impl<'a> HandleWalker<'a> {
                     self.out.code.push(I::End);
                 }
             }
+            // Nothing to walk: no handle inside (`touches` said so), or a
+            // kind planning never lets through (`analyze::unsupported_type`).
+            TypeDefKind::Enum(_)
+            | TypeDefKind::Flags(_)
+            | TypeDefKind::Resource
+            | TypeDefKind::Type(_)
+            | TypeDefKind::Future(_)
+            | TypeDefKind::Stream(_)
+            | TypeDefKind::Map(..)
+            | TypeDefKind::FixedLengthList(..)
+            | TypeDefKind::Unknown => {}
         }
     }
 
@@ -315,7 +320,7 @@ impl<'a> HandleWalker<'a> {
                 ]);
                 self.list_loop(elem, ptr, len);
             }
-            kind => {
+            kind @ (TypeDefKind::Variant(_) | TypeDefKind::Option(_) | TypeDefKind::Result(_)) => {
                 let tag = match &kind {
                     TypeDefKind::Variant(v) => v.tag(),
                     _ => Int::U8,
@@ -346,6 +351,17 @@ impl<'a> HandleWalker<'a> {
                     self.out.code.push(I::End);
                 }
             }
+            // Nothing to walk: no handle inside (`touches` said so), or a
+            // kind planning never lets through (`analyze::unsupported_type`).
+            TypeDefKind::Enum(_)
+            | TypeDefKind::Flags(_)
+            | TypeDefKind::Resource
+            | TypeDefKind::Type(_)
+            | TypeDefKind::Future(_)
+            | TypeDefKind::Stream(_)
+            | TypeDefKind::Map(..)
+            | TypeDefKind::FixedLengthList(..)
+            | TypeDefKind::Unknown => {}
         }
     }
 
@@ -411,6 +427,18 @@ fn cases(kind: &TypeDefKind) -> Vec<Option<Type>> {
         TypeDefKind::Option(t) => vec![None, Some(*t)],
         TypeDefKind::Result(r) => vec![r.ok, r.err],
         TypeDefKind::Variant(v) => v.cases.iter().map(|c| c.ty).collect(),
-        _ => Vec::new(),
+        TypeDefKind::Enum(_)
+        | TypeDefKind::Flags(_)
+        | TypeDefKind::Record(_)
+        | TypeDefKind::Tuple(_)
+        | TypeDefKind::List(_)
+        | TypeDefKind::Handle(_)
+        | TypeDefKind::Resource
+        | TypeDefKind::Type(_)
+        | TypeDefKind::Future(_)
+        | TypeDefKind::Stream(_)
+        | TypeDefKind::Map(..)
+        | TypeDefKind::FixedLengthList(..)
+        | TypeDefKind::Unknown => Vec::new(),
     }
 }

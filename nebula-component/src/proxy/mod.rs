@@ -33,7 +33,7 @@ use crate::analyze::BoundaryPlan;
 use crate::{Direction, Error};
 use abi::{StatusProbe, core_type, return_area};
 use handles::{HandleCode, HandleWalker, Op, Place};
-use module::{CoreNames, Forwarder, ForwarderLocals, Prebuilt};
+use module::{CoreNames, Forwarder, ForwarderLocals, FuncLayout, Prebuilt};
 use resources::ResourceTable;
 use wasmparser::ExternalKind;
 
@@ -78,22 +78,15 @@ impl Proxy {
         // Function indices: the resource intrinsics come right after the
         // forwarders' imports, the resource helpers right after the
         // runtime's code (see `module.rs`).
-        let forwarded: u32 = plan
-            .wrapped(side)
-            .map(|(_, funcs)| funcs.len() as u32)
-            .sum();
+        let forwarded: usize = plan.wrapped(side).map(|(_, funcs)| funcs.len()).sum();
         let mut resources = ResourceTable::collect(
             &resolve,
             world,
             plan.wrapped(side)
                 .flat_map(|(_, funcs)| funcs.iter().map(|f| &f.func)),
         );
-        let first_intrinsic = runtime.imported_funcs() + forwarded;
-        let added_imports = forwarded + resources.import_count();
-        resources.place(
-            first_intrinsic,
-            runtime.imported_funcs() + added_imports + runtime.defined_funcs(),
-        );
+        let layout = FuncLayout::new(&runtime, forwarded, resources.import_count() as usize, 0);
+        resources.place(layout.first_intrinsic(), layout.first_helper());
 
         let mut forwarders = Vec::new();
         for (item, funcs) in plan.wrapped(side) {
@@ -218,7 +211,13 @@ impl Proxy {
         };
         let intrinsics = resources.intrinsics(&resolve, mangling);
         let helpers = resources.helpers(&resolve, mangling, runtime.taking_global());
-        let module = module::link(&runtime, &forwarders, &intrinsics, &helpers, &[], &names)?;
+        let additions = module::Additions {
+            forwarders: &forwarders,
+            intrinsics: &intrinsics,
+            helpers: &helpers,
+            data: &[],
+        };
+        let module = module::link(&runtime, &additions, &names)?;
         Ok(Proxy {
             component: encode_component(module, &resolve, world, Names::Standard, "proxy")?,
             wit: world::print(&resolve, world),

@@ -162,16 +162,6 @@ impl<'a> Prebuilt<'a> {
         Ok(rt)
     }
 
-    /// How many functions the module imports (the generated imports follow).
-    pub fn imported_funcs(&self) -> u32 {
-        self.imported_funcs
-    }
-
-    /// How many functions the module defines (the helpers follow).
-    pub fn defined_funcs(&self) -> u32 {
-        self.defined_funcs
-    }
-
     /// The index of the global the linker adds for the resource helpers.
     pub fn taking_global(&self) -> u32 {
         self.globals
@@ -190,25 +180,100 @@ impl<'a> Prebuilt<'a> {
     }
 }
 
-/// Shifts the runtime's defined functions past the added imports.
-struct Shift {
-    imported: u32,
-    added: u32,
+/// The function index space of a linked module (the diagram above): the
+/// one place its arithmetic lives, asked by the generator (where the
+/// resource intrinsics and helpers go) and by [`link`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FuncLayout {
+    /// The prebuilt module's own imports.
+    base_imports: u32,
+    /// The wrapped functions' imports (one per forwarder).
+    wrapped: u32,
+    /// The resource intrinsics' imports.
+    intrinsics: u32,
+    /// The prebuilt module's own functions.
+    base_code: u32,
+    /// The resource helpers.
+    helpers: u32,
 }
 
-impl Reencode for Shift {
+impl FuncLayout {
+    /// The layout of `rt` linked with `wrapped` forwarders, `intrinsics`
+    /// resource intrinsics and `helpers` resource helpers.
+    pub(crate) fn new(
+        rt: &Prebuilt<'_>,
+        wrapped: usize,
+        intrinsics: usize,
+        helpers: usize,
+    ) -> Self {
+        FuncLayout {
+            base_imports: rt.imported_funcs,
+            wrapped: wrapped as u32,
+            intrinsics: intrinsics as u32,
+            base_code: rt.defined_funcs,
+            helpers: helpers as u32,
+        }
+    }
+
+    /// The import of wrapped function `i`.
+    fn wrapped_import(&self, i: usize) -> u32 {
+        self.base_imports + i as u32
+    }
+
+    /// The first resource intrinsic.
+    pub(crate) fn first_intrinsic(&self) -> u32 {
+        self.base_imports + self.wrapped
+    }
+
+    /// Where the prebuilt module's function `index` lands: its imports stay,
+    /// its code moves past the added imports.
+    fn base(&self, index: u32) -> u32 {
+        if index < self.base_imports {
+            index
+        } else {
+            index + self.wrapped + self.intrinsics
+        }
+    }
+
+    /// The first resource helper.
+    pub(crate) fn first_helper(&self) -> u32 {
+        self.base_imports + self.wrapped + self.intrinsics + self.base_code
+    }
+
+    /// Forwarder `i`.
+    fn forwarder(&self, i: usize) -> u32 {
+        self.first_helper() + self.helpers + i as u32
+    }
+
+    /// Post-return `i`.
+    fn post_return(&self, i: usize) -> u32 {
+        self.forwarder(self.wrapped as usize) + i as u32
+    }
+}
+
+impl Reencode for FuncLayout {
     type Error = std::convert::Infallible;
 
     fn function_index(
         &mut self,
         func: u32,
     ) -> Result<u32, wasm_encoder::reencode::Error<Self::Error>> {
-        Ok(if func < self.imported {
-            func
-        } else {
-            func + self.added
-        })
+        Ok(self.base(func))
     }
+}
+
+/// What a link adds to the prebuilt module; `Additions::default()` adds
+/// nothing.
+#[derive(Default)]
+pub(crate) struct Additions<'a> {
+    /// The forwarders (and their imports and post-returns).
+    pub forwarders: &'a [Forwarder],
+    /// The resource intrinsics, imported after the forwarders' imports.
+    pub intrinsics: &'a [Intrinsic],
+    /// The resource helpers, after the prebuilt module's code.
+    pub helpers: &'a [Helper],
+    /// A data segment just past the prebuilt module's memory.
+    pub data: &'a [u8],
 }
 
 /// The core names the linked module gives the prebuilt module's own
@@ -228,23 +293,21 @@ struct EntryPoints {
     realloc: u32,
 }
 
-/// Links the prebuilt module with `forwarders`, the resource `intrinsics`
-/// (imported after the forwarders' imports), the resource `helpers` and
-/// the `data` segment.
+/// Links the prebuilt module with what `additions` holds.
 pub(crate) fn link(
     rt: &Prebuilt<'_>,
-    forwarders: &[Forwarder],
-    intrinsics: &[Intrinsic],
-    helpers: &[Helper],
-    data: &[u8],
+    additions: &Additions<'_>,
     names: &CoreNames<'_>,
 ) -> Result<Vec<u8>, Error> {
-    let added = (forwarders.len() + intrinsics.len()) as u32;
-    let mut shift = Shift {
-        imported: rt.imported_funcs,
-        added,
-    };
-    let runtime_func = |name: &str| rt.export(name).map(|i| shift_index(i, rt, added));
+    let Additions {
+        forwarders,
+        intrinsics,
+        helpers,
+        data,
+    } = *additions;
+    let mut shift = FuncLayout::new(rt, forwarders.len(), intrinsics.len(), helpers.len());
+    let layout = shift;
+    let runtime_func = |name: &str| rt.export(name).map(|i| layout.base(i));
     let entry = match forwarders {
         [] => None,
         _ => Some(EntryPoints {
@@ -254,8 +317,6 @@ pub(crate) fn link(
             realloc: runtime_func("cabi_realloc")?,
         }),
     };
-    let first_helper = rt.imported_funcs + added + rt.defined_funcs;
-    let first_forwarder = first_helper + helpers.len() as u32;
 
     let mut types = Types::default();
     let import_types: Vec<u32> = forwarders
@@ -315,7 +376,7 @@ pub(crate) fn link(
             }
             if let Some(entry) = &entry {
                 for (i, f) in forwarders.iter().enumerate() {
-                    let import = rt.imported_funcs + i as u32;
+                    let import = layout.wrapped_import(i);
                     code.function(&forwarder_body(f, import, entry));
                 }
                 for _ in &post_returns {
@@ -426,9 +487,7 @@ pub(crate) fn link(
                         continue;
                     };
                     let (kind, index) = match export.kind {
-                        ExternalKind::Func => {
-                            (ExportKind::Func, shift_index(export.index, rt, added))
-                        }
+                        ExternalKind::Func => (ExportKind::Func, layout.base(export.index)),
                         ExternalKind::Memory => (ExportKind::Memory, export.index),
                         ExternalKind::Global => (ExportKind::Global, export.index),
                         ExternalKind::Table => (ExportKind::Table, export.index),
@@ -438,13 +497,12 @@ pub(crate) fn link(
                 }
                 for (i, helper) in helpers.iter().enumerate() {
                     if let Some(name) = &helper.export {
-                        section.export(name, ExportKind::Func, first_helper + i as u32);
+                        section.export(name, ExportKind::Func, layout.first_helper() + i as u32);
                     }
                 }
-                let first_post_return = first_forwarder + forwarders.len() as u32;
                 for (i, f) in forwarders.iter().enumerate() {
-                    section.export(&f.export, ExportKind::Func, first_forwarder + i as u32);
-                    let post = first_post_return + post_return_of[i] as u32;
+                    section.export(&f.export, ExportKind::Func, layout.forwarder(i));
+                    let post = layout.post_return(post_return_of[i]);
                     section.export(&f.post_return, ExportKind::Func, post);
                 }
                 module.section(&section);
@@ -499,14 +557,6 @@ fn flush_code(payload: &Payload<'_>, code: &mut Option<CodeSection>) -> Option<C
     match payload {
         Payload::CodeSectionEntry(_) | Payload::CodeSectionStart { .. } => None,
         _ => code.take(),
-    }
-}
-
-fn shift_index(index: u32, rt: &Prebuilt<'_>, added: u32) -> u32 {
-    if index < rt.imported_funcs {
-        index
-    } else {
-        index + added
     }
 }
 

@@ -278,9 +278,10 @@ fn imports_of(defined: bool) -> u32 {
     if defined { DEFINED_IMPORTS } else { 1 }
 }
 
-fn dealias(resolve: &Resolve, mut id: TypeId) -> TypeId {
-    while let TypeDefKind::Type(Type::Id(inner)) = resolve.types[id].kind {
-        id = inner;
+/// The type `id` names, through aliases.
+fn dealias(resolve: &Resolve, id: TypeId) -> TypeId {
+    match crate::wit_walk::dealias(resolve, Type::Id(id)) {
+        Type::Id(id) => id,
+        _ => id,
     }
-    id
 }

@@ -95,7 +95,11 @@ impl SpanRuntime {
             import: &rename,
             export: &keep,
         };
-        let module = module::link(&prebuilt, &[], &[], &[], self.descriptors.bytes(), &names)?;
+        let additions = module::Additions {
+            data: self.descriptors.bytes(),
+            ..module::Additions::default()
+        };
+        let module = module::link(&prebuilt, &additions, &names)?;
         super::encode_component(module, &resolve, world, Names::Legacy, "span runtime")
     }
 }
