@@ -226,14 +226,9 @@ pub fn rust_command() -> Option<Vec<u8>> {
         eprintln!("building {krate} {version} for wasm32-wasip2 with debug info (once) ...");
         let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
         cargo
-            .args([
-                "install",
-                krate,
-                "--version",
-                version,
-                "--locked",
-                "--force",
-            ])
+            // Not `--locked`: ripgrep 14.1.1's lock file pins lexopt 0.3.0,
+            // which does not build for wasm32-wasip2.
+            .args(["install", krate, "--version", version, "--force"])
             .args(["--target", "wasm32-wasip2", "--root"])
             .arg(&root)
             .arg("--target-dir")
