@@ -6,7 +6,8 @@
 //!   [`engine::config`] the CLI runs it with, so start-up compiles nothing);
 //! - `sample.wasm`: the small component of `sample/`, the input of the
 //!   README's first command;
-//! - the guests of `guests/` (`spans.wasm`, `http.wasm`, `imports.wasm`),
+//! - the guests of `guests/` (`spans.wasm`, `http.wasm`, `imports.wasm`,
+//!   `faults.wasm`),
 //!   run by the `nebula run` / `nebula serve` tests and the run benchmark.
 //!
 //! They are copied to `<workspace>/target/nebula/` (`nebula.wasm`,
@@ -29,7 +30,7 @@ use nebula_build_support::{NestedBuild, TARGET, publish, watch};
 mod engine;
 
 /// The guest crates of `guests/` (each builds `<name>.wasm`).
-const GUESTS: &[&str] = &["spans", "http", "imports"];
+const GUESTS: &[&str] = &["spans", "http", "imports", "faults"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());

@@ -31,4 +31,8 @@ pub mod guests {
     pub const HTTP: &str = env!("NEBULA_GUEST_HTTP");
     /// `work-imports(n)`: `n` calls of the host's `host-work.tick` import.
     pub const IMPORTS: &str = env!("NEBULA_GUEST_IMPORTS");
+    /// A `wasi:http/incoming-handler` failing in the way its request path
+    /// names (traps, a dropped outparam, an unfinished body, an endless
+    /// loop, unbounded allocation), for the `nebula serve` fault tests.
+    pub const FAULTS: &str = env!("NEBULA_GUEST_FAULTS");
 }

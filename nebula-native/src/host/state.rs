@@ -4,7 +4,10 @@
 //!
 //! Engines run with `Config::concurrency_support(false)`: instrumented
 //! components use no component-model async, and the concurrent bookkeeping
-//! would slow every cross-component call (wasmtime issue 12836).
+//! would slow every cross-component call (wasmtime issue 12836). The
+//! [`Mode::Http`] engine also has epoch interruption on, so `nebula serve`
+//! can interrupt a guest that never returns (its ticker and deadlines are in
+//! `serve.rs`); [`MemoryLimit`] bounds a store's linear memories.
 
 use std::path::Path;
 
@@ -24,6 +27,9 @@ pub struct HostState {
     pub table: ResourceTable,
     /// The `wasi:otel` host.
     pub otel: OtelHost,
+    /// The limit on the store's linear memories (install it with
+    /// `Store::limiter(|s| &mut s.limits)`).
+    pub limits: MemoryLimit,
     http: WasiHttpCtx,
     outgoing: OutgoingHttp,
 }
@@ -36,6 +42,7 @@ impl HostState {
             wasi,
             table: ResourceTable::new(),
             otel,
+            limits: MemoryLimit::default(),
             http: WasiHttpCtx::new(),
             outgoing: OutgoingHttp::default(),
         }
@@ -65,6 +72,75 @@ impl WasiHttpView for HostState {
             table: &mut self.table,
             hooks: &mut self.outgoing,
         }
+    }
+}
+
+/// A [`ResourceLimiter`](wasmtime::ResourceLimiter) capping each linear
+/// memory of a store at `max` bytes: a `memory.grow` past it traps with
+/// [`MemoryLimitExceeded`] (rather than returning -1, which most guests
+/// turn into an abort without saying why). Tables are not limited. The
+/// default has no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryLimit {
+    /// The most bytes one linear memory may have, or `None` for no limit.
+    pub max: Option<usize>,
+}
+
+/// The trap of a `memory.grow` past [`MemoryLimit::max`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryLimitExceeded {
+    /// The limit, in bytes.
+    pub max: usize,
+    /// The size the guest asked for, in bytes.
+    pub desired: usize,
+}
+
+impl std::fmt::Display for MemoryLimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "memory limit: the guest asked for {} of linear memory, past the limit of {} \
+             (raise it with --max-memory)",
+            mib(self.desired),
+            mib(self.max)
+        )
+    }
+}
+
+impl std::error::Error for MemoryLimitExceeded {}
+
+/// `bytes` in MiB, e.g. `32 MiB` or `32.5 MiB`.
+fn mib(bytes: usize) -> String {
+    let mib = bytes as f64 / f64::from(1 << 20);
+    if mib.fract() == 0.0 {
+        format!("{mib:.0} MiB")
+    } else {
+        format!("{mib:.1} MiB")
+    }
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimit {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        match self.max {
+            Some(max) if desired > max => {
+                Err(wasmtime::Error::new(MemoryLimitExceeded { max, desired }))
+            }
+            _ => Ok(true),
+        }
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
     }
 }
 
@@ -116,13 +192,15 @@ pub enum Mode {
     Http,
 }
 
-/// The engine for `mode` (component model on, its concurrency support off).
+/// The engine for `mode` (component model on, its concurrency support off;
+/// epoch interruption on in [`Mode::Http`]).
 pub fn engine(mode: Mode) -> anyhow::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.concurrency_support(false);
-    // Async calls (`Mode::Http`) need no setting of their own in wasmtime 48.
-    let _ = mode;
+    // Async calls (`Mode::Http`) need no setting of their own in wasmtime 48;
+    // epoch checks let `serve` interrupt (or yield from) a guest that runs on.
+    config.epoch_interruption(mode == Mode::Http);
     Ok(Engine::new(&config)?)
 }
 
