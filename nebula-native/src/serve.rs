@@ -26,6 +26,7 @@
 //! | returned (or dropped the outparam) without setting it | `500` | `error("the component returned without setting the response")` |
 //! | set `Err(error-code)` | `500` | `error("the component answered with the error …")` |
 //! | returned with the body neither finished nor dropped | the connection closes after what was written | `error("the component returned without finishing the response body")` |
+//! | dropped the body without finishing it | the connection closes after what was written | `error("the component dropped the response body without finishing it")` |
 //! | ran past `--request-timeout` (an endless loop is interrupted by epoch) | `500`, or the connection closes | `error("timeout: …")` |
 //! | grew a memory past `--max-memory` | `500`, or the connection closes | `error("trap: memory limit: …")` |
 //!
@@ -328,8 +329,9 @@ struct Answered {
 enum BodyEnd {
     /// Its last frame was sent.
     Complete,
-    /// It failed: the connection was closed after what was sent.
-    Failed(String),
+    /// It failed (the guest dropped it unfinished): the connection was
+    /// closed after what was sent.
+    Failed,
     /// Dropped before its end (the client went away).
     Dropped,
 }
@@ -579,8 +581,9 @@ impl Server {
                     Some(format!("the component answered with the error {code}"))
                 } else if unfinished > 0 {
                     Some("the component returned without finishing the response body".into())
-                } else if let Some(BodyEnd::Failed(e)) = &body_end {
-                    Some(format!("the response body failed: {e}"))
+                } else if let Some(BodyEnd::Failed) = &body_end {
+                    // The guest's body fails only when it is aborted.
+                    Some("the component dropped the response body without finishing it".into())
                 } else {
                     None
                 };
@@ -725,10 +728,7 @@ impl Body for ObservedBody {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(None) => self.report(BodyEnd::Complete),
-            Poll::Ready(Some(Err(e))) => {
-                let e = e.to_string();
-                self.report(BodyEnd::Failed(e));
-            }
+            Poll::Ready(Some(Err(_))) => self.report(BodyEnd::Failed),
             Poll::Ready(Some(Ok(_))) | Poll::Pending => {}
         }
         polled

@@ -2,111 +2,14 @@
 //! and without a `traceparent`, and the guest's outgoing requests to a
 //! loopback upstream.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
-use std::time::Duration;
 
 use nebula_component::OtelFlavor;
 use nebula_native::guests;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
 use crate::support::*;
-
-/// A `nebula serve` process and its address.
-struct Served {
-    child: Child,
-    addr: String,
-}
-
-impl Served {
-    fn start(component: &str, trace: &std::path::Path, extra: &[&str]) -> Self {
-        let mut args = vec![
-            "serve",
-            component,
-            "--addr",
-            "127.0.0.1:0",
-            "--trace-file",
-            trace.to_str().unwrap(),
-            "--no-tree",
-        ];
-        args.extend(extra);
-        let mut child = nebula(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("a listening line, got {line:?}"))
-            .to_string();
-        Self { child, addr }
-    }
-
-    /// `GET path` with these extra headers: the status line, the
-    /// `content-type` and `x-guest*` headers (sorted), and the body.
-    fn get(&self, path: &str, headers: &[(&str, &str)]) -> (String, Vec<String>, String) {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        let extra: String = headers
-            .iter()
-            .map(|(name, value)| format!("{name}: {value}\r\n"))
-            .collect();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nhost: {}\r\n{extra}connection: close\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.lines();
-        let status = lines.next().unwrap().to_string();
-        let mut headers: Vec<String> = lines
-            .map(str::to_ascii_lowercase)
-            .filter(|h| h.starts_with("content-type") || h.starts_with("x-guest"))
-            .collect();
-        headers.sort();
-        (status, headers, dechunk(body))
-    }
-
-    /// Stops the server with SIGINT (it flushes its spans) and waits.
-    fn stop(mut self) -> String {
-        let _ = std::process::Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let status = self.child.wait().unwrap();
-        let mut err = String::new();
-        let _ = self.child.stderr.take().unwrap().read_to_string(&mut err);
-        assert!(status.success(), "{status}: {err}");
-        err
-    }
-}
-
-/// The body of a chunked HTTP/1.1 response (or the body itself).
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            return body.to_string();
-        };
-        if n == 0 {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = &after[n + 2..];
-    }
-    out
-}
 
 #[test]
 fn serve_answers_like_the_plain_component_and_parents_spans() {

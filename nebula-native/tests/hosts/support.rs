@@ -4,8 +4,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use nebula_component::{Options, OtelFlavor};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -216,5 +217,174 @@ fn strip_durations(line: &str) -> String {
         }
     }
     out.push_str(rest);
+    out
+}
+
+/// A `nebula serve` process and its address; its standard error is read
+/// by a thread all along (a server logging much never blocks on the pipe).
+pub struct Served {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    stderr: Arc<Mutex<String>>,
+    drain: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Served {
+    /// Starts `nebula serve COMPONENT --addr 127.0.0.1:0 --trace-file TRACE
+    /// --no-tree EXTRA...` and waits for its `listening on` line.
+    pub fn start(component: &str, trace: &Path, extra: &[&str]) -> Self {
+        let mut args = vec![
+            "serve",
+            component,
+            "--addr",
+            "127.0.0.1:0",
+            "--trace-file",
+            trace.to_str().unwrap(),
+            "--no-tree",
+        ];
+        args.extend(extra);
+        let mut child = nebula(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (mut pipe, seen) = (child.stderr.take().unwrap(), stderr.clone());
+        let drain = std::thread::spawn(move || {
+            let mut buf = [0; 8192];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("a listening line, got {line:?}: {}", stderr.lock().unwrap()))
+            .to_string();
+        Self {
+            child,
+            addr,
+            stderr,
+            drain: Some(drain),
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server wrote on standard error so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// `GET path` with these extra headers: the status line, the
+    /// `content-type` and `x-guest*` headers (sorted), and the body.
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> (String, Vec<String>, String) {
+        let extra: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
+        let response = self.raw(&format!(
+            "GET {path} HTTP/1.1\r\nhost: {}\r\n{extra}connection: close\r\n\r\n",
+            self.addr
+        ));
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("a response head for {path}, got {response:?}"));
+        let mut lines = head.lines();
+        let status = lines.next().unwrap().to_string();
+        let mut headers: Vec<String> = lines
+            .map(str::to_ascii_lowercase)
+            .filter(|h| h.starts_with("content-type") || h.starts_with("x-guest"))
+            .collect();
+        headers.sort();
+        (status, headers, dechunk(body))
+    }
+
+    /// Sends `request` on a new connection and reads until the server
+    /// closes it (at most 20 s): the raw response, as text.
+    pub fn raw(&self, request: &str) -> String {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = Vec::new();
+        if let Err(e) = stream.read_to_end(&mut response) {
+            // A reset after a partial answer is a closed connection too;
+            // a timeout is not.
+            assert!(
+                !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "no answer within 20 s to {request:?}: got {:?}",
+                String::from_utf8_lossy(&response)
+            );
+        }
+        String::from_utf8_lossy(&response).into_owned()
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) to the server.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal}");
+    }
+
+    /// Waits for the server to exit: its status and standard error.
+    pub fn wait(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.child.wait().unwrap();
+        if let Some(drain) = self.drain.take() {
+            let _ = drain.join();
+        }
+        (status, self.stderr())
+    }
+
+    /// Stops the server with SIGINT (it flushes its spans), waits, and
+    /// asserts it exited 0; its standard error.
+    pub fn stop(self) -> String {
+        self.signal("INT");
+        let (status, err) = self.wait();
+        assert!(status.success(), "{status}: {err}");
+        err
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // A failed test must not leave its server running.
+        if self.drain.is_some() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The body of a chunked HTTP/1.1 response (or the body itself).
+pub fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            return body.to_string();
+        };
+        if n == 0 {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = &after[n + 2..];
+    }
     out
 }
