@@ -267,7 +267,7 @@ fn post_echo(served: &Served, body: &[u8], chunked: bool) -> String {
 }
 
 #[test]
-fn serve_bounds_request_bodies_and_concurrent_requests() {
+fn serve_bounds_request_bodies_concurrent_requests_and_memory() {
     let dir = scratch("serve-limits");
     let served = Arc::new(Served::start(
         guests::FAULTS,
@@ -319,6 +319,32 @@ fn serve_bounds_request_bodies_and_concurrent_requests() {
     );
     let served = Arc::into_inner(served).unwrap();
     served.stop();
+
+    // A memory limit below the guest's initial memory: instantiation
+    // fails, and every request gets a 500 and a log line.
+    let trace = dir.join("trace-tiny.json");
+    let served = Served::start(guests::FAULTS, &trace, &["--max-memory", "64KiB"]);
+    for _ in 0..2 {
+        let response = get_raw(&served, "/ok");
+        assert!(
+            response.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{response:?}"
+        );
+    }
+    let err = served.stop();
+    assert!(
+        err.contains("error: GET /ok: the component could not be instantiated: "),
+        "{err}"
+    );
+    let spans = spans_of_file(&trace);
+    assert_eq!(names(&spans), ["GET /ok", "GET /ok"]);
+    for span in &spans {
+        assert!(
+            status_message(span).starts_with("trap: memory limit: "),
+            "{span:?}"
+        );
+        assert_eq!(response_code(span), 500);
+    }
 }
 
 /// Reads one HTTP/1.1 response from `reader` (a `content-length` or a
