@@ -1,7 +1,7 @@
 //! Builds the wasm parts of the `nebula` CLI, from this repository's source:
 //!
-//! - `nebula.wasm`: `nebula-component`'s `nebula-guest` binary for
-//!   `wasm32-wasip2` (feature `guest`), which the CLI embeds precompiled for
+//! - `nebula.wasm`: the `nebula-guest` crate (`nebula-component/guest`) built for
+//!   `wasm32-wasip2`, which the CLI embeds precompiled for
 //!   the host (`$OUT_DIR/nebula.cwasm`, made with the same wasmtime
 //!   [`engine::config`] the CLI runs it with, so start-up compiles nothing);
 //! - `sample.wasm`: the small component of `sample/`, the input of the
@@ -43,6 +43,10 @@ fn main() {
         component_dir.join("src"),
         component_dir.join("build.rs"),
         component_dir.join("Cargo.toml"),
+        component_dir.join("cli/src"),
+        component_dir.join("cli/Cargo.toml"),
+        component_dir.join("guest/src"),
+        component_dir.join("guest/Cargo.toml"),
         component_dir.join("runtime"),
         component_dir.join("build-support"),
         workspace.join("wit"),
@@ -68,14 +72,7 @@ fn main() {
     let release = build_dir.join(TARGET).join("release");
 
     nested(&workspace, &build_dir, "nebula.wasm")
-        .args([
-            "-p",
-            "nebula-component",
-            "--bin",
-            "nebula-guest",
-            "--features",
-            "guest",
-        ])
+        .args(["-p", "nebula-guest"])
         .run();
     let nebula_wasm = fs::read(release.join("nebula-guest.wasm")).expect("the built nebula.wasm");
     publish(&nebula_dir.join("nebula.wasm"), &nebula_wasm);

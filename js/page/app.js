@@ -64,7 +64,8 @@ function showError(name, e) {
   const box = $('error');
   box.hidden = false;
   box.dataset.kind = e instanceof NebulaError ? e.kind : 'exception';
-  box.textContent = `${name}: ${e instanceof NebulaError ? `[${e.kind}] ` : ''}${e.message}`;
+  const causes = e instanceof NebulaError ? e.causes.map((c, i) => `\n    ${i}: ${c}`).join('') : '';
+  box.textContent = `${name}: ${e instanceof NebulaError ? `[${e.kind}] ` : ''}${e.message}${causes}`;
 }
 
 /** Instruments a file the person gave. */

@@ -23,37 +23,27 @@ const DIST = new URL('../dist/nebula/', import.meta.url);
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
 /**
- * Why instrumenting failed: `kind` is the case of the WIT `error` variant
+ * Why instrumenting failed, as the WIT `error` record says: `kind`
  * (`not-a-component`, `invalid`, `unsupported`, `bad-options`, `internal`),
- * `detail` its text, and `message` the same text the native library's
- * error displays.
+ * `message` (the outermost one) and `causes` (the messages under it,
+ * outermost first) — the very lines the native `nebula` CLI prints under
+ * `Caused by:`. `String(error)` gives them all, one per line.
  */
 export class NebulaError extends Error {
   /**
    * @param {string} kind
-   * @param {string} detail
+   * @param {string} message
+   * @param {string[]} [causes]
    */
-  constructor(kind, detail) {
-    super(displayed(kind, detail));
+  constructor(kind, message, causes = []) {
+    super(message);
     this.name = 'NebulaError';
     this.kind = kind;
-    this.detail = detail;
+    this.causes = causes;
   }
-}
 
-/** The native `nebula_component::Error`'s `Display`, case by case. */
-function displayed(kind, detail) {
-  switch (kind) {
-    case 'not-a-component':
-      return detail;
-    case 'invalid':
-      return `invalid component: ${detail}`;
-    case 'unsupported':
-      return `unsupported: ${detail}`;
-    case 'bad-options':
-      return `bad options: ${detail}`;
-    default:
-      return `internal error (please report it): ${detail}`;
+  toString() {
+    return [`${this.name}: ${this.message}`, ...this.causes.map((c, i) => `    ${i}: ${c}`)].join('\n');
   }
 }
 
@@ -179,8 +169,12 @@ export async function instrument(component, options = {}) {
     out = nebula.instrumenter.instrument(bytes, wit);
   } catch (e) {
     const payload = e && Object.hasOwn(e, 'payload') ? e.payload : undefined;
-    if (payload && typeof payload.tag === 'string') throw new NebulaError(payload.tag, payload.val);
-    throw new NebulaError('internal', `\`nebula.wasm\` failed: ${e?.message ?? e}`);
+    if (payload && typeof payload.kind === 'string') {
+      throw new NebulaError(payload.kind, payload.message, payload.causes);
+    }
+    throw new NebulaError('internal', 'internal error (please report it): `nebula.wasm` failed', [
+      String(e?.message ?? e),
+    ]);
   }
   const millis = performance.now() - start;
   return {

@@ -17,6 +17,7 @@ use wit_parser::{
     Function, FunctionKind, InterfaceId, Resolve, Type, TypeDefKind, WorldId, WorldItem, WorldKey,
 };
 
+use crate::error::{InputError, Unsupported};
 use crate::report::{Direction, Report, WrappedFunction};
 use crate::wit_sources;
 use crate::wit_walk::{reachable, signature};
@@ -85,24 +86,16 @@ impl BoundaryPlan {
         let (mut resolve, world) = match wit_parser::decoding::decode(stand_in) {
             Ok(DecodedWasm::Component(resolve, world)) => (resolve, world),
             Ok(DecodedWasm::WitPackage(..)) => {
-                return Err(Error::NotAComponent(
-                    "the input is a WIT package encoded as wasm, not a component; \
-                     instrument the component built from it instead"
-                        .into(),
-                ));
+                return Err(InputError::WitPackage.into());
             }
             Err(e) => {
-                return Err(Error::Unsupported(format!(
-                    "cannot recover the component's WIT world: {e:#}"
-                )));
+                return Err(Unsupported::World(e.into()).into());
             }
         };
         let (spans_resolve, spans) = wit_sources::spans_interface()?;
-        let remap = resolve.merge(spans_resolve).map_err(|e| {
-            Error::Unsupported(format!(
-                "the component's `nebula:spans` package conflicts with Nebula's own: {e:#}"
-            ))
-        })?;
+        let remap = resolve
+            .merge(spans_resolve)
+            .map_err(|e| Unsupported::SpansPackage(e.into()))?;
         let spans = remap.interfaces[spans.index()].expect("merged interface");
 
         let component_name = options

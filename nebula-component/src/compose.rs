@@ -285,7 +285,7 @@ impl Wiring {
     fn import_of(&self, instance: &str, user: &str) -> Result<NodeId, Error> {
         let (instance, node) = self.graph.imported(instance);
         node.ok_or_else(|| {
-            Error::Internal(format!(
+            Error::bug(format!(
                 "the world-level type `{user}` is taken from `{instance}`, which the \
                  composition does not import before it"
             ))

@@ -23,8 +23,6 @@
 #![deny(missing_docs)]
 
 pub mod analyze;
-#[cfg(feature = "cli")]
-pub mod cli;
 pub mod compose;
 mod emit;
 mod error;
@@ -35,10 +33,11 @@ pub mod proxy;
 mod report;
 mod stand_in;
 mod toplevel;
+mod wit_conversions;
 mod wit_sources;
 mod wit_walk;
 
-pub use error::Error;
+pub use error::{Error, ErrorKind, InputError, Internal, OptionsError, ReportedCause, Unsupported};
 pub use options::{Options, OtelFlavor, Pattern};
 pub use report::{Direction, Report, WrappedFunction};
 

@@ -1,7 +1,5 @@
 //! What to instrument and how.
 
-use crate::Error;
-
 /// Which revision of `wasi:otel` the proxies import.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum OtelFlavor {
@@ -47,6 +45,17 @@ impl Options {
     }
 }
 
+/// Why the options do not make sense.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    /// An empty `include` or `exclude` pattern (it would match nothing).
+    #[error("bad options: empty pattern; use `*` to match every span name")]
+    EmptyPattern,
+    /// A flavor's version that is not a package version.
+    #[error("bad options: `{0}` is not a package version; use one like `0.2.0-rc.2`")]
+    FlavorVersion(String),
+}
+
 /// A glob pattern on span names: `*` matches any run of characters, `?` one
 /// character, everything else itself (`wasi:http/*`, `*#handle`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,11 +63,9 @@ pub struct Pattern(String);
 
 impl Pattern {
     /// Parses a pattern; an empty one is refused since it would match nothing.
-    pub fn new(pattern: &str) -> Result<Self, Error> {
+    pub fn new(pattern: &str) -> Result<Self, OptionsError> {
         if pattern.is_empty() {
-            return Err(Error::BadOptions(
-                "empty pattern; use `*` to match every span name".into(),
-            ));
+            return Err(OptionsError::EmptyPattern);
         }
         Ok(Pattern(pattern.to_string()))
     }
@@ -100,9 +107,9 @@ impl Pattern {
 }
 
 impl std::str::FromStr for Pattern {
-    type Err = Error;
+    type Err = OptionsError;
 
-    fn from_str(s: &str) -> Result<Self, Error> {
+    fn from_str(s: &str) -> Result<Self, OptionsError> {
         Pattern::new(s)
     }
 }

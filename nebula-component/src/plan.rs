@@ -9,6 +9,7 @@
 
 use crate::analyze::BoundaryPlan;
 use crate::compose::Composition;
+use crate::error::InputError;
 use crate::stand_in::{self, StandIns};
 use crate::toplevel::TopLevel;
 use crate::{Error, Options};
@@ -89,7 +90,7 @@ impl<'a> Plan<'a> {
             };
             let mut parts = Vec::new();
             for (i, inner) in composition.components(bytes).into_iter().enumerate() {
-                let top = TopLevel::read(inner).map_err(|e| Error::Invalid(e.to_string()))?;
+                let top = TopLevel::read(inner).map_err(InputError::Invalid)?;
                 let label = top.name.clone().unwrap_or_else(|| format!("#{i}"));
                 let plan = Self::of(inner, top, &inner_options, stand_ins, true)
                     .map_err(|e| e.inside(&label))?;
@@ -121,5 +122,5 @@ fn validate_alone(stand_in: &[u8]) -> Result<(), Error> {
     wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
         .validate_all(stand_in)
         .map(|_| ())
-        .map_err(|e| Error::Invalid(e.to_string()))
+        .map_err(|e| InputError::Invalid(e).into())
 }

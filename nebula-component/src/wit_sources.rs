@@ -4,6 +4,7 @@
 
 use wit_parser::{InterfaceId, Resolve};
 
+use crate::options::OptionsError;
 use crate::{Error, OtelFlavor};
 
 /// The `wasi:otel` package version of the default (`inner`) flavor.
@@ -72,7 +73,7 @@ impl RuntimeImports {
                 .iter()
                 .find(|(_, p)| p.name.to_string() == package)
                 .and_then(|(_, p)| p.interfaces.get(name).copied())
-                .ok_or_else(|| Error::Internal(format!("embedded WIT lacks `{package}/{name}`")))
+                .ok_or_else(|| Error::bug(format!("embedded WIT lacks `{package}/{name}`")))
         };
         let interfaces = vec![
             interface(&resolve, "wasi:clocks@0.2.0", "wall-clock")?,
@@ -98,7 +99,7 @@ pub(crate) fn spans_interface() -> Result<(Resolve, InterfaceId), Error> {
     let (path, source) = PACKAGES
         .iter()
         .find(|(path, _)| path.ends_with("spans.wit"))
-        .ok_or_else(|| Error::Internal("embedded WIT lacks `nebula:spans`".into()))?;
+        .ok_or_else(|| Error::bug("embedded WIT lacks `nebula:spans`"))?;
     let package = resolve
         .push_str(path, source)
         .map_err(|e| Error::internal("embedded WIT does not parse", e))?;
@@ -106,7 +107,7 @@ pub(crate) fn spans_interface() -> Result<(Resolve, InterfaceId), Error> {
         .interfaces
         .get("spans")
         .copied()
-        .ok_or_else(|| Error::Internal("embedded WIT lacks `nebula:spans/spans`".into()))?;
+        .ok_or_else(|| Error::bug("embedded WIT lacks `nebula:spans/spans`"))?;
     Ok((resolve, spans))
 }
 
@@ -119,11 +120,11 @@ fn otel_version(flavor: &OtelFlavor) -> &str {
 }
 
 /// Checks the options' `flavor` before anything is built.
-pub(crate) fn check_flavor(flavor: &OtelFlavor) -> Result<(), Error> {
+pub(crate) fn check_flavor(flavor: &OtelFlavor) -> Result<(), OptionsError> {
     match flavor {
-        OtelFlavor::Current(version) if semver_like(version).is_none() => Err(Error::BadOptions(
-            format!("`{version}` is not a package version; use one like `0.2.0-rc.2`"),
-        )),
+        OtelFlavor::Current(version) if semver_like(version).is_none() => {
+            Err(OptionsError::FlavorVersion(version.clone()))
+        }
         _ => Ok(()),
     }
 }

@@ -175,10 +175,10 @@ fn current_flavor_imports_upstreams_current_span_context() {
         flavor: nebula_component::OtelFlavor::Current("latest".into()),
         ..Options::default()
     };
-    assert!(matches!(
-        instrument(&input, &bad),
-        Err(nebula_component::Error::BadOptions(_))
-    ));
+    assert_eq!(
+        instrument(&input, &bad).map(|_| ()).map_err(|e| e.kind()),
+        Err(nebula_component::ErrorKind::BadOptions)
+    );
 }
 
 /// Every import of `input` is an import of `output`, with the same WIT.

@@ -27,8 +27,8 @@ use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use nebula_cli::output::human_size;
 use nebula_component::Options;
-use nebula_component::cli::output::human_size;
 use nebula_native::nebula_wasm::{NEBULA_WASM, NebulaWasm};
 
 /// Runs `f` until about `budget` is spent (3 to 15 times); the median.

@@ -2,7 +2,7 @@
 //! around instrumented components.
 //!
 //! - [`nebula_wasm`]: `nebula.wasm` (the instrumenter built as a component),
-//!   embedded precompiled, run as a [`nebula_component::cli::Backend`];
+//!   embedded precompiled, run as a [`nebula_cli::Backend`];
 //! - [`host`]: the `wasi:otel` host (span stack, host spans, flavors) and
 //!   the store data / linker of `nebula run` and `nebula serve`;
 //! - [`export`]: where finished spans go (bounded queue, span tree, OTLP

@@ -14,7 +14,7 @@ mod progress;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use nebula_component::cli::error;
+use nebula_cli::error;
 
 /// Instrument WebAssembly components with OpenTelemetry tracing
 /// (`wasi:otel`), without changing their source.

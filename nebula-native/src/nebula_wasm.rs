@@ -8,8 +8,8 @@
 //! come out through the exported `nebula:instrument/instrumenter`
 //! interface, called with typed bindings.
 
-use nebula_component::cli::Backend;
-use nebula_component::{Direction, Error, Instrumented, Options, OtelFlavor, Report};
+use nebula_cli::Backend;
+use nebula_component::{Error, ErrorKind, Instrumented, Options};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -25,6 +25,8 @@ mod bindings {
 }
 
 use bindings::exports::nebula::instrument::instrumenter as wit;
+
+nebula_component::wit_conversions!(wit);
 
 /// Where the build put `nebula.wasm` (`<workspace>/target/nebula/nebula.wasm`).
 pub const NEBULA_WASM_PATH: &str = env!("NEBULA_WASM_PATH");
@@ -119,8 +121,8 @@ impl NebulaWasm {
     }
 
     /// Instruments `component` by calling `nebula.wasm`'s exported
-    /// `instrument`; a trap is an [`Error::Internal`] with what the guest
-    /// printed.
+    /// `instrument`; a trap is an internal error whose causes are the trap
+    /// and what the guest printed.
     pub fn instrument(&self, component: &[u8], options: &Options) -> Result<Instrumented, Error> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let state = State {
@@ -132,22 +134,23 @@ impl NebulaWasm {
             let printed = String::from_utf8_lossy(&stderr.contents())
                 .trim()
                 .to_string();
-            Error::Internal(format!(
-                "`nebula.wasm` failed: {e:#}{}{printed}",
-                if printed.is_empty() {
-                    ""
-                } else {
-                    "; it printed: "
-                }
-            ))
+            let mut causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            if !printed.is_empty() {
+                causes.push(format!("it printed: {printed}"));
+            }
+            Error::reported(
+                ErrorKind::Internal,
+                "internal error (please report it): `nebula.wasm` failed".into(),
+                causes,
+            )
         };
         let instance = self.pre.instantiate(&mut store).map_err(trapped)?;
         let result = instance
             .nebula_instrument_instrumenter()
-            .call_instrument(&mut store, component, &to_wit(options))
+            .call_instrument(&mut store, component, &options_to_wit(options))
             .map_err(trapped)?;
         match result {
-            Ok(done) => Ok(from_wit(done)),
+            Ok(done) => Ok(instrumented_from_wit(done)),
             Err(e) => Err(error_from_wit(e)),
         }
     }
@@ -156,55 +159,5 @@ impl NebulaWasm {
 impl Backend for NebulaWasm {
     fn instrument(&mut self, component: &[u8], options: &Options) -> Result<Instrumented, Error> {
         NebulaWasm::instrument(self, component, options)
-    }
-}
-
-fn to_wit(options: &Options) -> wit::Options {
-    let patterns =
-        |ps: &[nebula_component::Pattern]| ps.iter().map(|p| p.as_str().into()).collect();
-    wit::Options {
-        include: patterns(&options.include),
-        exclude: patterns(&options.exclude),
-        flavor: match &options.flavor {
-            OtelFlavor::Inner => wit::OtelFlavor::Inner,
-            OtelFlavor::Current(version) => wit::OtelFlavor::Current(version.clone()),
-        },
-        component_name: options.component_name.clone(),
-        depth: options.depth,
-    }
-}
-
-fn from_wit(done: wit::Instrumented) -> Instrumented {
-    let report = done.report;
-    Instrumented {
-        component: done.component,
-        report: Report {
-            proxy_wit: report.proxy_wit,
-            wrapped: report
-                .wrapped
-                .into_iter()
-                .map(|f| nebula_component::WrappedFunction {
-                    span_name: f.span_name,
-                    direction: match f.direction {
-                        wit::Direction::Export => Direction::Export,
-                        wit::Direction::Import => Direction::Import,
-                    },
-                    interface: f.interface,
-                    function: f.function,
-                })
-                .collect(),
-            skipped: report.skipped,
-            components: report.components,
-        },
-    }
-}
-
-fn error_from_wit(error: wit::Error) -> Error {
-    match error {
-        wit::Error::NotAComponent(m) => Error::NotAComponent(m),
-        wit::Error::Invalid(m) => Error::Invalid(m),
-        wit::Error::Unsupported(m) => Error::Unsupported(m),
-        wit::Error::BadOptions(m) => Error::BadOptions(m),
-        wit::Error::Internal(m) => Error::Internal(m),
     }
 }

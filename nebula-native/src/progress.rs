@@ -5,7 +5,7 @@
 use std::io::Write as _;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nebula_component::cli::Progress;
+use nebula_cli::Progress;
 
 /// Plain lines, plus a bar over them for more than one input.
 pub struct BarProgress {

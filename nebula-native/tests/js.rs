@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Instant, SystemTime};
 
-use nebula_component::{Direction, Error, Options, OtelFlavor, Pattern, Report, instrument};
+use nebula_component::{
+    Direction, Error, ErrorKind, Options, OtelFlavor, Pattern, Report, instrument,
+};
 use nebula_tests::compose::chain;
 use nebula_tests::fixtures;
 use serde_json::{Value, json};
@@ -91,16 +93,42 @@ fn report_json(report: &Report) -> Value {
     })
 }
 
-/// The WIT case and text of an error, and what it displays.
+/// The WIT case of an error's kind, its message and its causes.
 fn error_json(error: &Error) -> Value {
-    let (kind, detail) = match error {
-        Error::NotAComponent(m) => ("not-a-component", m),
-        Error::Invalid(m) => ("invalid", m),
-        Error::Unsupported(m) => ("unsupported", m),
-        Error::BadOptions(m) => ("bad-options", m),
-        Error::Internal(m) => ("internal", m),
+    let kind = match error.kind() {
+        ErrorKind::NotAComponent => "not-a-component",
+        ErrorKind::Invalid => "invalid",
+        ErrorKind::Unsupported => "unsupported",
+        ErrorKind::BadOptions => "bad-options",
+        ErrorKind::Internal => "internal",
     };
-    json!({ "kind": kind, "detail": detail, "message": error.to_string() })
+    json!({ "kind": kind, "message": error.to_string(), "causes": error.causes() })
+}
+
+/// What the native CLI prints under `Caused by:` for a failing `input`
+/// (after its own `failed to instrument` line): the error's message, then
+/// its causes.
+fn native_cli_chain(input: &Path, out: &Path) -> Vec<String> {
+    let run = Command::new(env!("CARGO_BIN_EXE_nebula"))
+        .arg("instrument")
+        .arg(input)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    let stderr = String::from_utf8(run.stderr).unwrap();
+    let (_, causes) = stderr
+        .split_once("Caused by:\n")
+        .unwrap_or_else(|| panic!("no causes in {stderr}"));
+    causes
+        .lines()
+        .map_while(|line| {
+            line.trim_start()
+                .split_once(": ")
+                .map(|(_, c)| c.to_string())
+        })
+        .collect()
 }
 
 /// Runs the native CLI: `nebula instrument <inputs> -o <out> <args>`.
@@ -203,15 +231,21 @@ fn write_native(dir: &Path) -> Value {
         let file = format!("bad/{i}.bin");
         fs::write(dir.join(&file), bytes).unwrap();
         let err = instrument(bytes, &Options::default()).expect_err(name);
-        errors
-            .push(json!({ "name": name, "input": file, "options": {}, "error": error_json(&err) }));
+        let cli = native_cli_chain(&dir.join(&file), &dir.join("bad-out"));
+        errors.push(json!({
+            "name": name,
+            "input": file,
+            "options": {},
+            "error": error_json(&err),
+            "cli": cli,
+        }));
     }
     let empty_pattern = Pattern::new("").expect_err("an empty pattern is refused");
     errors.push(json!({
         "name": "empty include pattern",
         "input": "inputs/sample.wasm",
         "options": { "include": [""] },
-        "error": error_json(&empty_pattern),
+        "error": error_json(&empty_pattern.into()),
     }));
     let bad_version = Options {
         flavor: OtelFlavor::Current("x".into()),

@@ -7,8 +7,8 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{SMALL_WIT, component, run_in, sample, scratch};
-use nebula_component::{Error, Options};
+use common::{SMALL_WIT, broken_component, component, run_in, sample, scratch};
+use nebula_component::{ErrorKind, Options};
 use nebula_native::nebula_wasm::{NEBULA_WASM, NEBULA_WASM_PATH, NebulaWasm};
 use wasmtime::Store;
 use wasmtime::component::{Linker, ResourceTable};
@@ -73,13 +73,20 @@ fn library_use_matches_the_native_library() {
         assert!(wasm.component == native.component, "components differ");
         assert_eq!(wasm.report, native.report);
     }
-    // Typed errors come back typed.
+    // Typed errors come back typed, with their whole chain of causes.
     let err = nebula
         .instrument(b"hello", &Options::default())
         .unwrap_err();
-    assert!(matches!(err, Error::NotAComponent(_)), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::NotAComponent, "{err:?}");
     let native = nebula_component::instrument(b"hello", &Options::default()).unwrap_err();
     assert_eq!(err.to_string(), native.to_string());
+    let broken = broken_component();
+    let err = nebula.instrument(&broken, &Options::default()).unwrap_err();
+    let native = nebula_component::instrument(&broken, &Options::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err:?}");
+    assert_eq!(err.to_string(), "invalid component");
+    assert_eq!(err.causes(), native.causes());
+    assert!(!err.causes().is_empty(), "{err:?}");
 }
 
 /// Store data for running `nebula.wasm` as a command.
@@ -138,11 +145,13 @@ fn command_use_writes_what_the_native_cli_writes() {
     fs::write(dir.join("in/sample.wasm"), sample()).unwrap();
     fs::write(dir.join("in/small.wasm"), component(SMALL_WIT)).unwrap();
     fs::write(dir.join("in/notes.txt"), "not wasm").unwrap();
+    fs::write(dir.join("in/broken.wasm"), broken_component()).unwrap();
     let args = |out: &'static str| {
         vec![
             "instrument",
             "in/sample.wasm",
             "in/notes.txt",
+            "in/broken.wasm",
             "in/small.wasm",
             "-o",
             out,
@@ -163,14 +172,21 @@ fn command_use_writes_what_the_native_cli_writes() {
             "`{stem}`: nebula.wasm as a command wrote other bytes than the native CLI"
         );
     }
-    // The same messages, the same summary (times aside).
+    // The same messages, each error with its whole chain of causes, the
+    // same summary (times aside).
     assert_eq!(
         stderr.replace("wasm/", ""),
         native.stderr.replace("native/", "")
     );
+    assert!(
+        stderr.contains(
+            "error: failed to instrument `in/broken.wasm`\n\nCaused by:\n    0: invalid component\n    1: "
+        ),
+        "{stderr}"
+    );
     let summary = |s: &str| s.lines().last().unwrap_or_default().to_string();
     assert_eq!(summary(&stdout), summary(&native.stdout));
-    assert_eq!(summary(&stdout), "instrumented 2 of 3 inputs (1 failed)");
+    assert_eq!(summary(&stdout), "instrumented 2 of 4 inputs (2 failed)");
 
     // Help, and a usage error, the clap way.
     let (code, stdout, _) = run_command(&nebula, &dir, &["instrument", "--help"]);

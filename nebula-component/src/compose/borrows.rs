@@ -166,7 +166,7 @@ impl Hidden {
             let mut patches = Vec::new();
             for (name, kind) in &self.imports {
                 let missing = || {
-                    Error::Internal(format!(
+                    Error::bug(format!(
                         "restoring `borrow` in `{name}`: the import is not where it was hidden"
                     ))
                 };
@@ -199,8 +199,8 @@ impl Hidden {
             match bytes.get_mut(offset) {
                 Some(byte) if *byte == OWN || *byte == BORROW => *byte = BORROW,
                 _ => {
-                    return Err(Error::Internal(
-                        "restoring `borrow`: a marked type entry is not an `own`".into(),
+                    return Err(Error::bug(
+                        "restoring `borrow`: a marked type entry is not an `own`",
                     ));
                 }
             }

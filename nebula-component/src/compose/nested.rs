@@ -54,9 +54,10 @@ impl Imports {
             self.graph.define(&name, node);
             return Ok(node);
         }
-        let kind = self.outer.get(&name).copied().or(kind).ok_or_else(|| {
-            Error::Internal(format!("the composition's import `{name}` has no type"))
-        })?;
+        let kind =
+            self.outer.get(&name).copied().or(kind).ok_or_else(|| {
+                Error::bug(format!("the composition's import `{name}` has no type"))
+            })?;
         let kind = self.graph.kind(&name, kind);
         self.graph.import_new(&name, kind)
     }
@@ -193,7 +194,7 @@ impl Composition {
         }
         for (name, source) in &self.exports {
             if source.is_import() {
-                return Err(Error::Internal(format!(
+                return Err(Error::bug(format!(
                     "the composition re-exports its import `{name}`"
                 )));
             }
@@ -243,9 +244,10 @@ impl Composition {
     ) -> Result<NodeId, Error> {
         match source {
             Source::Import(name) => imports.get(name, None),
-            Source::Instance(i) => instances.get(*i).copied().ok_or_else(|| {
-                Error::Internal(format!("instance {i} is used before it is created"))
-            }),
+            Source::Instance(i) => instances
+                .get(*i)
+                .copied()
+                .ok_or_else(|| Error::bug(format!("instance {i} is used before it is created"))),
             Source::Alias(of, name) => {
                 let of = self.node(imports, of, instances, aliases)?;
                 if let Some(node) = aliases.get(&(of, name.clone())) {
@@ -255,8 +257,8 @@ impl Composition {
                 aliases.insert((of, name.clone()), node);
                 Ok(node)
             }
-            Source::Local => Err(Error::Internal(
-                "a plain composition wires an item defined at its top level".into(),
+            Source::Local => Err(Error::bug(
+                "a plain composition wires an item defined at its top level",
             )),
         }
     }

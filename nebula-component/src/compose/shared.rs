@@ -29,7 +29,7 @@ use wac_graph::types::{
 };
 use wac_graph::{CompositionGraph, EncodeOptions};
 
-use crate::Error;
+use crate::error::{Error, Unsupported};
 
 /// The merged import types of one composition.
 #[derive(Debug, Default)]
@@ -57,7 +57,12 @@ impl SharedImports {
         for (name, kind) in groups.iter().flatten() {
             aggregator = aggregator
                 .aggregate(name, graph.types(), *kind, &mut checker)
-                .map_err(|e| Error::Unsupported(incompatible(name, &e)))?;
+                .map_err(|source| {
+                    Error::from(Unsupported::IncompatibleImports {
+                        name: name.clone(),
+                        source: source.into(),
+                    })
+                })?;
         }
         let canonical = groups
             .iter()
@@ -183,13 +188,4 @@ fn rename_interfaces(types: &mut Types, roots: Vec<ItemKind>, canonical: &HashMa
         }
         pending.extend(types[id].uses.values().map(|used| used.interface));
     }
-}
-
-/// The error for parts that import one name with types no single import
-/// can satisfy.
-fn incompatible(name: &str, error: &anyhow::Error) -> String {
-    format!(
-        "the parts of this component import `{name}` with incompatible types ({error:#}); \
-         one output cannot import both"
-    )
 }

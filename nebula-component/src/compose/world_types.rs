@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use wac_graph::types::{DefinedType, ItemKind, Type, Types, ValueType};
 
-use crate::Error;
+use crate::error::{Error, Unsupported};
 use crate::toplevel::{Source, TopLevel, TypeEntry};
 
 /// The type imports taken out of the composition, in import order: the
@@ -59,10 +59,11 @@ pub(super) fn aliasable(
     };
     match sources.get(name) {
         Some(source) => Ok(Some(source.clone())),
-        None => Err(Error::Unsupported(format!(
-            "the world-level type `{name}` holds a handle to resource `{missing}` but is \
-             not taken from an imported interface, which Nebula cannot compose yet"
-        ))),
+        None => Err(Unsupported::WorldTypeHandle {
+            name: name.to_string(),
+            resource: missing.to_string(),
+        }
+        .into()),
     }
 }
 
@@ -141,7 +142,7 @@ impl Aliased {
         let mut section = wasm_encoder::ComponentImportSection::new();
         for (name, instance, export) in &self.0 {
             let index = top.aliased_type(instance, export).ok_or_else(|| {
-                Error::Internal(format!(
+                Error::bug(format!(
                     "restoring the world-level type `{name}`: the composition does not \
                          alias `{export}` of `{instance}`"
                 ))

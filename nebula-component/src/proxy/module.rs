@@ -176,7 +176,7 @@ impl<'a> Prebuilt<'a> {
         self.exports
             .get(name)
             .copied()
-            .ok_or_else(|| Error::Internal(format!("prebuilt module lacks export `{name}`")))
+            .ok_or_else(|| Error::bug(format!("prebuilt module lacks export `{name}`")))
     }
 }
 
@@ -476,9 +476,7 @@ pub(crate) fn link(
             }
             Payload::ExportSection(reader) => {
                 if !wrote_globals && !helpers.is_empty() {
-                    return Err(Error::Internal(
-                        "prebuilt module has no global section".into(),
-                    ));
+                    return Err(Error::bug("prebuilt module has no global section"));
                 }
                 let mut section = ExportSection::new();
                 for export in reader {
@@ -535,9 +533,7 @@ pub(crate) fn link(
                 wrote_data = true;
             }
             Payload::StartSection { .. } => {
-                return Err(Error::Internal(
-                    "prebuilt module has a start function".into(),
-                ));
+                return Err(Error::bug("prebuilt module has a start function"));
             }
             Payload::End(_) if !wrote_data && !data.is_empty() => {
                 let mut section = DataSection::new();

@@ -1,19 +1,19 @@
 //! `nebula instrument`: the shared command line of
-//! [`nebula_component::cli`], with `nebula.wasm` (run by wasmtime) as the
+//! [`nebula_cli`], with `nebula.wasm` (run by wasmtime) as the
 //! instrumenter and a progress bar for many inputs.
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use nebula_component::cli::{self, InstrumentArgs};
+use nebula_cli::InstrumentArgs;
 use nebula_native::nebula_wasm::NebulaWasm;
 
 use crate::progress::BarProgress;
 
 /// Instrument WebAssembly components with `wasi:otel` tracing.
 #[derive(Args)]
-#[command(about = cli::args::ABOUT, after_help = cli::args::AFTER_HELP)]
+#[command(about = nebula_cli::args::ABOUT, after_help = nebula_cli::args::AFTER_HELP)]
 pub struct Instrument {
     #[command(flatten)]
     args: InstrumentArgs,
@@ -31,7 +31,7 @@ impl Instrument {
             );
         }
         let mut progress = BarProgress::new(self.args.verbosity.quiet);
-        let status = cli::run(&self.args, &mut backend, &mut progress);
+        let status = nebula_cli::run(&self.args, &mut backend, &mut progress);
         Ok(ExitCode::from(status.code()))
     }
 }

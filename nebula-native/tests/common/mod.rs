@@ -252,3 +252,11 @@ pub fn rust_command() -> Option<Vec<u8>> {
     }
     fs::read(&wasm).ok()
 }
+
+/// A component header followed by bytes that are no section: `invalid
+/// component`, with the reader's message as its cause.
+pub fn broken_component() -> Vec<u8> {
+    let mut bytes = b"\0asm\x0d\0\x01\0".to_vec();
+    bytes.extend_from_slice(&[0x7f; 8]);
+    bytes
+}

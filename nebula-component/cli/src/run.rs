@@ -8,9 +8,9 @@ use std::{fmt, fs};
 
 use anyhow::{Context as _, anyhow};
 
-use super::output::{self, OutputPaths, human_size};
-use super::{Backend, InstrumentArgs, Progress, error, inputs};
-use crate::Options;
+use crate::output::{self, OutputPaths, human_size};
+use crate::{Backend, InstrumentArgs, Progress, error, inputs};
+use nebula_component::Options;
 
 /// How `nebula instrument` ended, as its process exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use clap::Args;
 
-use crate::{Options, OtelFlavor, Pattern};
+use nebula_component::{Options, OtelFlavor, Pattern};
 
 /// The `wasi:otel` package version of the `current` flavor when none is
 /// given (upstream's head).

@@ -25,21 +25,21 @@ pub use args::{FlavorArg, InstrumentArgs, Verbosity};
 pub use progress::{PlainProgress, Progress};
 pub use run::{ExitStatus, run};
 
-use crate::{Error, Instrumented, Options};
+use nebula_component::{Error, Instrumented, Options};
 
 /// Something that instruments one component: the library itself
 /// ([`Library`]), or `nebula.wasm` run by a host.
 pub trait Backend {
-    /// Instruments `component` with `options`, as [`crate::instrument`].
+    /// Instruments `component` with `options`, as [`nebula_component::instrument`].
     fn instrument(&mut self, component: &[u8], options: &Options) -> Result<Instrumented, Error>;
 }
 
-/// The [`Backend`] that calls [`crate::instrument`] in-process.
+/// The [`Backend`] that calls [`nebula_component::instrument`] in-process.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Library;
 
 impl Backend for Library {
     fn instrument(&mut self, component: &[u8], options: &Options) -> Result<Instrumented, Error> {
-        crate::instrument(component, options)
+        nebula_component::instrument(component, options)
     }
 }

@@ -13,7 +13,7 @@ mod export;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use nebula_component::cli::{self, InstrumentArgs, Library, PlainProgress};
+use nebula_cli::{self as cli, InstrumentArgs, Library, PlainProgress};
 
 /// Instrument WebAssembly components with `wasi:otel` tracing (portable
 /// build).

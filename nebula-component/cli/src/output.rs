@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
-use super::inputs::INSTRUMENTED_SUFFIX;
-use crate::{Instrumented, Options, OtelFlavor};
+use crate::inputs::INSTRUMENTED_SUFFIX;
+use nebula_component::{Instrumented, Options, OtelFlavor};
 
 /// The three output paths of one input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +103,7 @@ pub fn render_report(
         OtelFlavor::Inner => "inner (wasi:otel/tracing@0.3.0, inner-span-context)".to_string(),
         OtelFlavor::Current(v) => format!("current (wasi:otel/tracing@{v}, current-span-context)"),
     };
-    let patterns = |ps: &[crate::Pattern]| {
+    let patterns = |ps: &[nebula_component::Pattern]| {
         if ps.is_empty() {
             "-".to_string()
         } else {
