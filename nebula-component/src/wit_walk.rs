@@ -85,3 +85,13 @@ pub(crate) fn dealias(resolve: &Resolve, mut ty: Type) -> Type {
     }
     ty
 }
+
+/// The type definition `id` names, through aliases (for handles, whose
+/// resource may be a `use`d alias).
+pub(crate) fn dealias_id(resolve: &Resolve, id: TypeId) -> TypeId {
+    match dealias(resolve, Type::Id(id)) {
+        Type::Id(id) => id,
+        // An alias chain of type definitions ends in one.
+        _ => id,
+    }
+}

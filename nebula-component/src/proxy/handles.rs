@@ -27,6 +27,7 @@ use wit_parser::abi::{FlatTypes, WasmType};
 use wit_parser::{Handle, Int, Resolve, SizeAlign, Type, TypeDefKind, TypeId};
 
 use super::resources::ResourceTable;
+use crate::wit_walk::dealias;
 
 /// What to do with the handles of one value.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -134,16 +135,9 @@ impl<'a> HandleWalker<'a> {
         self.first_local + self.out.locals.len() as u32 - 1
     }
 
-    fn dealias(&self, ty: Type) -> Type {
-        crate::wit_walk::dealias(self.resolve, ty)
-    }
-
     /// The resource a handle refers to, dealiased.
     fn resource(&self, id: TypeId) -> TypeId {
-        match self.dealias(Type::Id(id)) {
-            Type::Id(r) => r,
-            _ => id,
-        }
+        crate::wit_walk::dealias_id(self.resolve, id)
     }
 
     /// What `op` does with a handle, if anything.
@@ -172,14 +166,28 @@ impl<'a> HandleWalker<'a> {
 
     /// Whether `op` does anything inside `ty`.
     fn touches(&self, ty: Type) -> bool {
-        let Type::Id(id) = self.dealias(ty) else {
+        let Type::Id(id) = dealias(self.resolve, ty) else {
             return false;
         };
         match &self.resolve.types[id].kind {
             TypeDefKind::Handle(h) => self.action(h).is_some(),
-            kind => crate::wit_walk::children(kind)
+            kind @ (TypeDefKind::Record(_)
+            | TypeDefKind::Tuple(_)
+            | TypeDefKind::List(_)
+            | TypeDefKind::Variant(_)
+            | TypeDefKind::Option(_)
+            | TypeDefKind::Result(_)
+            | TypeDefKind::Type(_)
+            | TypeDefKind::Future(_)
+            | TypeDefKind::Stream(_)
+            | TypeDefKind::Map(..)
+            | TypeDefKind::FixedLengthList(..)) => crate::wit_walk::children(kind)
                 .into_iter()
                 .any(|t| self.touches(t)),
+            TypeDefKind::Enum(_)
+            | TypeDefKind::Flags(_)
+            | TypeDefKind::Resource
+            | TypeDefKind::Unknown => false,
         }
     }
 
@@ -211,7 +219,7 @@ impl<'a> HandleWalker<'a> {
         if !self.touches(ty) {
             return;
         }
-        let Type::Id(id) = self.dealias(ty) else {
+        let Type::Id(id) = dealias(self.resolve, ty) else {
             return;
         };
         match self.resolve.types[id].kind.clone() {
@@ -284,7 +292,7 @@ impl<'a> HandleWalker<'a> {
         if !self.touches(ty) {
             return;
         }
-        let Type::Id(id) = self.dealias(ty) else {
+        let Type::Id(id) = dealias(self.resolve, ty) else {
             return;
         };
         match self.resolve.types[id].kind.clone() {

@@ -7,14 +7,16 @@
 //! - [`abi`]: where a call's `result` status sits;
 //! - [`resources`], [`handles`]: wrapper resources, and the walk over a
 //!   call's values that unwraps, wraps and drops their handles;
-//! - [`module`]: the core modules (proxy base + forwarders; span runtime +
-//!   descriptors);
+//! - [`module`]: the index-tracking builder of core modules that extend a
+//!   prebuilt one (the proxy base; the span runtime);
+//! - [`forwarder`]: the proxy's forwarders and post-returns;
 //! - [`runtime`]: the output's span runtime component.
 //!
 //! `wit-component` turns the core modules into components.
 
 mod abi;
 mod descriptor;
+mod forwarder;
 mod handles;
 mod module;
 mod resources;
@@ -31,9 +33,9 @@ use wit_parser::{ManglingAndAbi, SizeAlign, WasmExport, WasmExportKind, WasmImpo
 
 use crate::analyze::BoundaryPlan;
 use crate::{Direction, Error};
-use abi::{StatusProbe, core_type, return_area};
-use handles::{HandleCode, HandleWalker, Op, Place};
-use module::{CoreNames, Forwarder, ForwarderLocals, FuncLayout, Prebuilt};
+use abi::{StatusProbe, return_area};
+use forwarder::Forwarder;
+use module::{CoreNames, ImportPhase, Prebuilt};
 use resources::ResourceTable;
 use wasmparser::ExternalKind;
 
@@ -70,23 +72,10 @@ impl Proxy {
         sizes
             .fill(&resolve)
             .map_err(|e| Error::internal("computing type layouts", e))?;
-        let runtime = Prebuilt::parse(PROXY_BASE)?;
+        let base = Prebuilt::parse(PROXY_BASE)?;
         spans.count_proxy();
         let data = spans.descriptors();
         let mangling = MANGLING;
-
-        // Function indices: the resource intrinsics come right after the
-        // forwarders' imports, the resource helpers right after the
-        // runtime's code (see `module.rs`).
-        let forwarded: usize = plan.wrapped(side).map(|(_, funcs)| funcs.len()).sum();
-        let mut resources = ResourceTable::collect(
-            &resolve,
-            world,
-            plan.wrapped(side)
-                .flat_map(|(_, funcs)| funcs.iter().map(|f| &f.func)),
-        );
-        let layout = FuncLayout::new(&runtime, forwarded, resources.import_count() as usize, 0);
-        resources.place(layout.first_intrinsic(), layout.first_helper());
 
         let mut forwarders = Vec::new();
         for (item, funcs) in plan.wrapped(side) {
@@ -97,12 +86,12 @@ impl Proxy {
             };
             let interface = match &items[&item.key] {
                 WorldItem::Function(_) => None,
-                _ => Some(&item.key),
+                WorldItem::Interface { .. } | WorldItem::Type { .. } => Some(&item.key),
             };
             for planned in funcs {
                 let func = &planned.func;
-                let import = resolve.wasm_signature(AbiVariant::GuestImport, func);
-                let export = resolve.wasm_signature(AbiVariant::GuestExport, func);
+                let lowered = resolve.wasm_signature(AbiVariant::GuestImport, func);
+                let lifted = resolve.wasm_signature(AbiVariant::GuestExport, func);
                 let export_name = |kind| {
                     resolve.wasm_export_name(
                         mangling,
@@ -113,73 +102,49 @@ impl Proxy {
                         },
                     )
                 };
-                let status = StatusProbe::new(&resolve, &sizes, func, import.retptr);
+                let status = StatusProbe::new(&resolve, &sizes, func, lowered.retptr);
                 let descriptor = planned
                     .span
                     .as_ref()
                     .map(|span| data.add(&plan.component_name, span, status.case_names()));
-                let params: Vec<_> = func.params.iter().map(|p| p.ty).collect();
-                let locals = ForwarderLocals::new(&export, &import);
-                let walk = |op, place, first_local| {
-                    HandleWalker::walk(&resolve, &sizes, &resources, op, place, first_local)
-                };
-                let param_place = || Place::Params {
-                    types: &params,
-                    indirect: export.indirect_params,
-                };
-                let unwrap = walk(Op::Unwrap, param_place(), locals.first_extra);
-                let wrap = match (func.result, &locals) {
-                    (None, _) => HandleCode::default(),
-                    (
-                        Some(ty),
-                        ForwarderLocals {
-                            area: Some(area), ..
-                        },
-                    ) => walk(
-                        Op::Wrap,
-                        Place::Memory { ty, local: *area },
-                        locals.first_extra + unwrap.locals.len() as u32,
-                    ),
-                    (
-                        Some(ty),
-                        ForwarderLocals {
-                            result: Some((result, slot)),
-                            ..
-                        },
-                    ) => walk(
-                        Op::Wrap,
-                        Place::Flat {
-                            ty,
-                            local: *result,
-                            slot: *slot,
-                        },
-                        locals.first_extra + unwrap.locals.len() as u32,
-                    ),
-                    _ => HandleCode::default(),
-                };
-                let drop_lent = walk(
-                    Op::DropLent,
-                    param_place(),
-                    locals.first_extra + (unwrap.locals.len() + wrap.locals.len()) as u32,
-                );
                 forwarders.push(Forwarder {
                     import: resolve
                         .wasm_import_name(mangling, WasmImport::Func { interface, func }),
                     export: export_name(WasmExportKind::Normal),
                     post_return: export_name(WasmExportKind::PostReturn),
-                    import_params: import.params.iter().map(|t| core_type(*t)).collect(),
-                    import_results: import.results.iter().map(|t| core_type(*t)).collect(),
-                    export_params: export.params.iter().map(|t| core_type(*t)).collect(),
-                    export_results: export.results.iter().map(|t| core_type(*t)).collect(),
-                    retptr: import.retptr,
+                    lowered,
+                    lifted,
+                    params: func.params.iter().map(|p| p.ty).collect(),
+                    result: func.result,
                     return_area: return_area(&sizes, func),
                     descriptor,
                     status,
-                    before: unwrap,
-                    after: vec![wrap, drop_lent],
                 });
             }
         }
+        let mut resources = ResourceTable::collect(
+            &resolve,
+            world,
+            plan.wrapped(side)
+                .flat_map(|(_, funcs)| funcs.iter().map(|f| &f.func)),
+        );
+
+        // Phase 1: the imports (wrapped functions, resource intrinsics).
+        let mut imports = ImportPhase::new(&base);
+        let imported = forwarder::import_all(&mut imports, &forwarders);
+        resources.import_intrinsics(&mut imports, &resolve, mangling);
+        // Phase 2: the base's code, then the resource helpers and the
+        // forwarders that call them.
+        let mut code = imports.code();
+        resources.add_helpers(&mut code, &resolve, mangling)?;
+        forwarder::add_all(
+            &mut code,
+            &forwarders,
+            &imported,
+            &resolve,
+            &sizes,
+            &resources,
+        )?;
 
         // The base's imports by plain name, with their canonical (`@0.1`
         // for `@0.1.0`) names that the standard mangling uses.
@@ -209,15 +174,7 @@ impl Proxy {
             import: &rename,
             export: &export,
         };
-        let intrinsics = resources.intrinsics(&resolve, mangling);
-        let helpers = resources.helpers(&resolve, mangling, runtime.taking_global());
-        let additions = module::Additions {
-            forwarders: &forwarders,
-            intrinsics: &intrinsics,
-            helpers: &helpers,
-            data: &[],
-        };
-        let module = module::link(&runtime, &additions, &names)?;
+        let module = code.finish(&names)?;
         Ok(Proxy {
             component: encode_component(module, &resolve, world, Names::Standard, "proxy")?,
             wit: world::print(&resolve, world),

@@ -19,33 +19,18 @@
 //! it only imports) pass through as they are; only their lent borrows need
 //! `[resource-drop]R`.
 //!
-//! Function indices: the intrinsic imports follow the forwarders' imports,
-//! the helpers (`unwrap-R`, `[dtor]R`) follow the runtime's code; both are
-//! placed by [`ResourceTable::place`] before any code is generated.
+//! The table imports the intrinsics in the builder's import phase and adds
+//! the helpers (`unwrap-R`, `[dtor]R`) in its code phase, keeping the
+//! indices the builder hands back for the forwarders' handle code.
 
-use wasm_encoder::{BlockType, Function, Instruction as I};
+use wasm_encoder::{BlockType, Function, Instruction as I, ValType};
 use wit_parser::{
-    Function as WitFunction, Handle, ManglingAndAbi, Resolve, ResourceIntrinsic, Type, TypeDefKind,
+    Function as WitFunction, Handle, ManglingAndAbi, Resolve, ResourceIntrinsic, TypeDefKind,
     TypeId, TypeOwner, WasmExport, WasmImport, WorldId, WorldItem, WorldKey,
 };
 
-/// An imported core function the proxy adds.
-pub(crate) struct Intrinsic {
-    /// Core import (module, field).
-    pub name: (String, String),
-    /// Whether it returns an i32 (`new`, `rep`) or nothing (`drop`).
-    pub returns: bool,
-}
-
-/// A generated core function of type `(i32) -> i32?`, maybe exported.
-pub(crate) struct Helper {
-    /// Whether it returns an i32.
-    pub returns: bool,
-    /// The body.
-    pub body: Function,
-    /// Its core export name, if any.
-    pub export: Option<String>,
-}
+use super::module::{CodePhase, ImportPhase};
+use crate::Error;
 
 /// One resource reachable from the wrapped functions.
 struct Entry {
@@ -53,10 +38,23 @@ struct Entry {
     /// The export key of the interface defining it, when the proxy
     /// re-exports it (wraps it).
     defined: Option<WorldKey>,
-    /// Index of its first intrinsic import, once placed.
-    first_import: u32,
-    /// Index of its first helper, once placed.
-    first_helper: u32,
+    /// Its core functions, once added.
+    funcs: Funcs,
+}
+
+/// The core functions of one resource, as the builder placed them.
+#[derive(Default, Clone, Copy)]
+struct Funcs {
+    /// `[resource-new]R` of the wrapper.
+    new: Option<u32>,
+    /// `[resource-rep]R` of the wrapper.
+    rep: Option<u32>,
+    /// `[resource-drop]R` of the wrapper.
+    drop_wrapper: Option<u32>,
+    /// `[resource-drop]R` of the wrapped (imported) resource.
+    drop_inner: Option<u32>,
+    /// `unwrap-R`.
+    unwrap: Option<u32>,
 }
 
 /// Every resource the wrapped functions reach, with the function indices
@@ -68,11 +66,6 @@ pub(crate) struct ResourceTable {
     /// The proxy world's import keys of interfaces (by interface).
     world_imports: Vec<(wit_parser::InterfaceId, WorldKey)>,
 }
-
-/// Imports per defined resource: new, rep, exported drop, imported drop.
-const DEFINED_IMPORTS: u32 = 4;
-/// Helpers per defined resource: unwrap, destructor.
-const DEFINED_HELPERS: u32 = 2;
 
 impl ResourceTable {
     /// The resources reachable from `funcs` in the proxy world `world`.
@@ -99,7 +92,7 @@ impl ResourceTable {
         for id in crate::wit_walk::reachable(resolve, signatures) {
             if let TypeDefKind::Handle(Handle::Own(r) | Handle::Borrow(r)) = &resolve.types[id].kind
             {
-                let resource = dealias(resolve, *r);
+                let resource = crate::wit_walk::dealias_id(resolve, *r);
                 if table.entries.iter().all(|e| e.resource != resource) {
                     let defined = match resolve.types[resource].owner {
                         TypeOwner::Interface(owner) => table
@@ -112,34 +105,12 @@ impl ResourceTable {
                     table.entries.push(Entry {
                         resource,
                         defined,
-                        first_import: 0,
-                        first_helper: 0,
+                        funcs: Funcs::default(),
                     });
                 }
             }
         }
         table
-    }
-
-    /// How many core functions [`ResourceTable::intrinsics`] imports.
-    pub fn import_count(&self) -> u32 {
-        self.entries
-            .iter()
-            .map(|e| imports_of(e.defined.is_some()))
-            .sum()
-    }
-
-    /// Gives the intrinsics indices from `first_import` on and the helpers
-    /// indices from `first_helper` on.
-    pub fn place(&mut self, mut first_import: u32, mut first_helper: u32) {
-        for entry in &mut self.entries {
-            entry.first_import = first_import;
-            entry.first_helper = first_helper;
-            first_import += imports_of(entry.defined.is_some());
-            if entry.defined.is_some() {
-                first_helper += DEFINED_HELPERS;
-            }
-        }
     }
 
     /// Whether the proxy defines (wraps) `resource`.
@@ -149,81 +120,96 @@ impl ResourceTable {
 
     /// `[resource-drop]` of the imported `resource`.
     pub fn imported_drop(&self, resource: TypeId) -> Option<u32> {
-        let entry = self.entry(resource)?;
-        Some(match entry.defined {
-            Some(_) => entry.first_import + 3,
-            None => entry.first_import,
-        })
+        self.entry(resource)?.funcs.drop_inner
     }
 
     /// `unwrap-R`: wrapper handle in, inner handle out.
     pub fn unwrap(&self, resource: TypeId) -> Option<u32> {
-        let entry = self.entry(resource)?;
-        entry.defined.as_ref().map(|_| entry.first_helper)
+        self.entry(resource)?.funcs.unwrap
     }
 
     /// `[resource-new]R`: inner handle in, wrapper handle out.
     pub fn wrap(&self, resource: TypeId) -> Option<u32> {
-        let entry = self.entry(resource)?;
-        entry.defined.as_ref().map(|_| entry.first_import)
+        self.entry(resource)?.funcs.new
     }
 
     fn entry(&self, resource: TypeId) -> Option<&Entry> {
         self.entries.iter().find(|e| e.resource == resource)
     }
 
-    /// The imports, in index order.
-    pub fn intrinsics(&self, resolve: &Resolve, mangling: ManglingAndAbi) -> Vec<Intrinsic> {
-        let mut out = Vec::new();
-        for entry in &self.entries {
-            let import = |key: Option<&WorldKey>, intrinsic, returns| Intrinsic {
-                name: resolve.wasm_import_name(
+    /// Imports the resource intrinsics: for a wrapped resource the
+    /// wrapper's `new`, `rep` and `drop` and the wrapped one's `drop`, for a
+    /// foreign one its `drop`.
+    pub fn import_intrinsics(
+        &mut self,
+        imports: &mut ImportPhase<'_>,
+        resolve: &Resolve,
+        mangling: ManglingAndAbi,
+    ) {
+        for entry in &mut self.entries {
+            let resource = entry.resource;
+            let mut import = |key: Option<&WorldKey>, intrinsic, returns: bool| {
+                let name = resolve.wasm_import_name(
                     mangling,
                     WasmImport::ResourceIntrinsic {
                         interface: key,
-                        resource: entry.resource,
+                        resource,
                         intrinsic,
                     },
-                ),
-                returns,
+                );
+                let results: &[ValType] = if returns { &[ValType::I32] } else { &[] };
+                Some(imports.func(name, &[ValType::I32], results))
             };
             match &entry.defined {
                 Some(key) => {
-                    out.push(import(Some(key), ResourceIntrinsic::ExportedNew, true));
-                    out.push(import(Some(key), ResourceIntrinsic::ExportedRep, true));
-                    out.push(import(Some(key), ResourceIntrinsic::ExportedDrop, false));
+                    entry.funcs.new = import(Some(key), ResourceIntrinsic::ExportedNew, true);
+                    entry.funcs.rep = import(Some(key), ResourceIntrinsic::ExportedRep, true);
+                    entry.funcs.drop_wrapper =
+                        import(Some(key), ResourceIntrinsic::ExportedDrop, false);
                     // The wrapped resource is imported under the same key
                     // (an anonymous interface's import is its copy, named
                     // alike).
-                    out.push(import(Some(key), ResourceIntrinsic::ImportedDrop, false));
+                    entry.funcs.drop_inner =
+                        import(Some(key), ResourceIntrinsic::ImportedDrop, false);
                 }
                 None => {
-                    let key = match resolve.types[entry.resource].owner {
+                    let key = match resolve.types[resource].owner {
                         TypeOwner::Interface(owner) => self
                             .world_imports
                             .iter()
                             .find(|(id, _)| *id == owner)
                             .map(|(_, key)| key.clone())
                             .or(Some(WorldKey::Interface(owner))),
-                        _ => None,
+                        TypeOwner::World(_) | TypeOwner::None => None,
                     };
-                    out.push(import(key.as_ref(), ResourceIntrinsic::ImportedDrop, false));
+                    entry.funcs.drop_inner =
+                        import(key.as_ref(), ResourceIntrinsic::ImportedDrop, false);
                 }
             }
         }
-        out
     }
 
-    /// The helpers, in index order; `taking` is the index of the global
-    /// flag that keeps the destructor from dropping the inner handle.
-    pub fn helpers(&self, resolve: &Resolve, mangling: ManglingAndAbi, taking: u32) -> Vec<Helper> {
-        let mut out = Vec::new();
-        for entry in &self.entries {
+    /// Adds the helpers of every wrapped resource (`unwrap-R`, and the
+    /// exported destructor `[dtor]R`), and the `taking` flag that keeps the
+    /// destructor from dropping the inner handle while `unwrap-R` runs.
+    pub fn add_helpers(
+        &mut self,
+        code: &mut CodePhase<'_>,
+        resolve: &Resolve,
+        mangling: ManglingAndAbi,
+    ) -> Result<(), Error> {
+        if self.entries.iter().all(|e| e.defined.is_none()) {
+            return Ok(());
+        }
+        let taking = code.global_i32();
+        for entry in &mut self.entries {
             let Some(key) = &entry.defined else { continue };
+            let missing = || Error::bug("a wrapped resource's intrinsics were not imported");
+            let funcs = entry.funcs;
             let (rep, drop_wrapper, drop_inner) = (
-                entry.first_import + 1,
-                entry.first_import + 2,
-                entry.first_import + 3,
+                funcs.rep.ok_or_else(missing)?,
+                funcs.drop_wrapper.ok_or_else(missing)?,
+                funcs.drop_inner.ok_or_else(missing)?,
             );
             // unwrap-R(handle) -> rep
             let mut unwrap = Function::new([]);
@@ -240,11 +226,7 @@ impl ResourceTable {
             ] {
                 unwrap.instruction(&i);
             }
-            out.push(Helper {
-                returns: true,
-                body: unwrap,
-                export: None,
-            });
+            entry.funcs.unwrap = Some(code.func(&[ValType::I32], &[ValType::I32], unwrap));
             // [dtor]R(rep)
             let mut dtor = Function::new([]);
             for i in [
@@ -258,30 +240,16 @@ impl ResourceTable {
             ] {
                 dtor.instruction(&i);
             }
-            out.push(Helper {
-                returns: false,
-                body: dtor,
-                export: Some(resolve.wasm_export_name(
-                    mangling,
-                    WasmExport::ResourceDtor {
-                        interface: key,
-                        resource: entry.resource,
-                    },
-                )),
-            });
+            let dtor = code.func(&[ValType::I32], &[], dtor);
+            let name = resolve.wasm_export_name(
+                mangling,
+                WasmExport::ResourceDtor {
+                    interface: key,
+                    resource: entry.resource,
+                },
+            );
+            code.export_func(name, dtor);
         }
-        out
-    }
-}
-
-fn imports_of(defined: bool) -> u32 {
-    if defined { DEFINED_IMPORTS } else { 1 }
-}
-
-/// The type `id` names, through aliases.
-fn dealias(resolve: &Resolve, id: TypeId) -> TypeId {
-    match crate::wit_walk::dealias(resolve, Type::Id(id)) {
-        Type::Id(id) => id,
-        _ => id,
+        Ok(())
     }
 }

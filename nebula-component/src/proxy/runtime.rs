@@ -13,7 +13,7 @@ use wasmparser::ExternalKind;
 use wit_parser::{Docs, Stability, WorldItem, WorldKey};
 
 use super::descriptor::DescriptorData;
-use super::module::{self, CoreNames, Prebuilt};
+use super::module::{CoreNames, ImportPhase, Prebuilt};
 use super::{Names, world};
 use crate::wit_sources::RuntimeImports;
 use crate::{Error, OtelFlavor};
@@ -34,7 +34,7 @@ impl SpanRuntime {
     pub fn new() -> Result<Self, Error> {
         let prebuilt = Prebuilt::parse(SPAN_RUNTIME)?;
         Ok(SpanRuntime {
-            descriptors: DescriptorData::new(prebuilt.descriptor_base()),
+            descriptors: DescriptorData::new(prebuilt.data_base()),
             proxies: 0,
         })
     }
@@ -95,11 +95,9 @@ impl SpanRuntime {
             import: &rename,
             export: &keep,
         };
-        let additions = module::Additions {
-            data: self.descriptors.bytes(),
-            ..module::Additions::default()
-        };
-        let module = module::link(&prebuilt, &additions, &names)?;
+        let mut code = ImportPhase::new(&prebuilt).code();
+        code.data(self.descriptors.bytes());
+        let module = code.finish(&names)?;
         super::encode_component(module, &resolve, world, Names::Legacy, "span runtime")
     }
 }
