@@ -58,6 +58,9 @@ fn main() {
         guests_dir.join("Cargo.toml"),
         guests_dir.join("Cargo.lock"),
         guests_dir.join("wit"),
+        // The hand-made-span helper the `spans` guest shares with the
+        // test fixtures.
+        workspace.join("tests/fixtures/support/hand-spans"),
         manifest_dir.join("src/engine.rs"),
     ] {
         watch(&path);

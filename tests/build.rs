@@ -94,7 +94,8 @@ fn discover(fixtures_dir: &Path) -> Vec<Fixture> {
 /// Asks cargo to rerun this script when a fixture's manifest, source or
 /// WIT changes.
 fn rerun_if_changed(fixtures_dir: &Path, fixtures: &[Fixture]) {
-    for path in ["Cargo.toml", "Cargo.lock", "wit"] {
+    // `support/`: crates the fixtures share (hand-made spans).
+    for path in ["Cargo.toml", "Cargo.lock", "wit", "support"] {
         watch(&fixtures_dir.join(path));
     }
     for f in fixtures {

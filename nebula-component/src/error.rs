@@ -79,7 +79,18 @@ impl Error {
     /// Which kind of problem this is, whatever inner component it is in.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Input(e) => e.kind(),
+            // A component that does not validate is `invalid`; anything
+            // else that is no component is `not-a-component`.
+            Error::Input(InputError::Invalid(_)) => ErrorKind::Invalid,
+            Error::Input(
+                InputError::Empty
+                | InputError::WasmText
+                | InputError::Text
+                | InputError::NotWasm
+                | InputError::CoreModule
+                | InputError::UnknownVersion
+                | InputError::WitPackage,
+            ) => ErrorKind::NotAComponent,
             Error::Options(_) => ErrorKind::BadOptions,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Internal(_) => ErrorKind::Internal,

@@ -7,7 +7,6 @@
 
 use wasmparser::{Parser, Validator, WasmFeatures};
 
-use crate::error::ErrorKind;
 use crate::toplevel::TopLevel;
 
 /// A valid component and its top level.
@@ -76,17 +75,6 @@ pub enum InputError {
     /// A component that does not validate.
     #[error("invalid component")]
     Invalid(#[source] wasmparser::BinaryReaderError),
-}
-
-impl InputError {
-    /// [`ErrorKind::Invalid`] for a component that does not validate,
-    /// [`ErrorKind::NotAComponent`] for everything else.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            InputError::Invalid(_) => ErrorKind::Invalid,
-            _ => ErrorKind::NotAComponent,
-        }
-    }
 }
 
 /// Checks that `bytes` starts as a binary component does; says what it is

@@ -1,8 +1,12 @@
 //! The WIT of the span runtime's imports (`wasi:otel`, the clock and the
 //! random source) and of `nebula:spans`, which connects every proxy to the
-//! runtime, embedded from the repository's `wit/`.
+//! runtime, embedded from the repository's `wit/`. A flavor's `wasi:otel`
+//! is the embedded one with the parsed `Resolve` edited ([`Edits`]): its
+//! version, and the context queries it has.
 
-use wit_parser::{InterfaceId, Resolve};
+use std::collections::HashMap;
+
+use wit_parser::{InterfaceId, LiftLowerAbi, ManglingAndAbi, Resolve, WasmImport, WorldKey};
 
 use crate::options::OptionsError;
 use crate::{Error, OtelFlavor};
@@ -47,46 +51,151 @@ pub(crate) struct RuntimeImports {
     pub interfaces: Vec<InterfaceId>,
     /// `nebula:spans/spans`, what the runtime exports and proxies import.
     pub spans: InterfaceId,
+    /// The core (legacy `module#name`) names of the `wasi:otel` functions
+    /// the prebuilt span runtime imports (the `inner` flavor's), to the
+    /// flavor's.
+    renames: HashMap<(String, String), (String, String)>,
 }
 
 impl RuntimeImports {
-    /// Parses the embedded WIT, adapted to `flavor`: the `current` flavor
-    /// is the same package at another version, with `current-span-context`
-    /// in place of `inner-span-context` and `outer-span-context`.
+    /// Parses the embedded WIT, adapted to `flavor` by editing the parsed
+    /// `Resolve` (see [`Edits`]).
     pub fn load(flavor: &OtelFlavor) -> Result<Self, Error> {
         let mut resolve = Resolve::default();
         for (path, source) in PACKAGES {
-            let source = match flavor {
-                OtelFlavor::Current(version) if path.ends_with("otel.wit") => {
-                    current_flavor(source, version)?
-                }
-                _ => source.to_string(),
-            };
             resolve
-                .push_str(path, &source)
+                .push_str(path, source)
                 .map_err(|e| Error::internal("embedded WIT does not parse", e))?;
         }
+        let inner = format!("wasi:otel@{INNER_VERSION}");
+        let tracing = interface(&resolve, &inner, "tracing")?;
+        let before = core_names(&resolve, tracing);
+        let edits = Edits::of(flavor)?;
+        edits.apply(&mut resolve, tracing)?;
+        let after = core_names(&resolve, tracing);
+        let renames = before
+            .into_iter()
+            .filter_map(|(function, core)| {
+                let renamed = edits.function(&function)?;
+                Some((core, after.get(renamed)?.clone()))
+            })
+            .collect();
+
         let otel = format!("wasi:otel@{}", otel_version(flavor));
-        let interface = |resolve: &Resolve, package: &str, name: &str| {
-            resolve
-                .packages
-                .iter()
-                .find(|(_, p)| p.name.to_string() == package)
-                .and_then(|(_, p)| p.interfaces.get(name).copied())
-                .ok_or_else(|| Error::bug(format!("embedded WIT lacks `{package}/{name}`")))
-        };
         let interfaces = vec![
             interface(&resolve, "wasi:clocks@0.2.0", "wall-clock")?,
             interface(&resolve, "wasi:random@0.2.0", "random")?,
             interface(&resolve, &otel, "types")?,
-            interface(&resolve, &otel, "tracing")?,
+            tracing,
         ];
         let spans = interface(&resolve, "nebula:spans@0.1.0", "spans")?;
         Ok(RuntimeImports {
             resolve,
             interfaces,
             spans,
+            renames,
         })
+    }
+
+    /// The flavor's core name of the prebuilt runtime's import
+    /// `(module, name)` (the same, outside `wasi:otel/tracing`).
+    pub fn core_import(&self, module: &str, name: &str) -> (String, String) {
+        self.renames
+            .get(&(module.to_string(), name.to_string()))
+            .cloned()
+            .unwrap_or_else(|| (module.to_string(), name.to_string()))
+    }
+}
+
+/// Interface `name` of `package` (`namespace:name@version`) in `resolve`.
+fn interface(resolve: &Resolve, package: &str, name: &str) -> Result<InterfaceId, Error> {
+    resolve
+        .packages
+        .iter()
+        .find(|(_, p)| p.name.to_string() == package)
+        .and_then(|(_, p)| p.interfaces.get(name).copied())
+        .ok_or_else(|| Error::bug(format!("embedded WIT lacks `{package}/{name}`")))
+}
+
+/// The legacy core import name of every function of `interface`, by
+/// function name: how a module built with `wit-bindgen` imports them.
+fn core_names(resolve: &Resolve, interface: InterfaceId) -> HashMap<String, (String, String)> {
+    let key = WorldKey::Interface(interface);
+    resolve.interfaces[interface]
+        .functions
+        .iter()
+        .map(|(name, func)| {
+            let core = resolve.wasm_import_name(
+                ManglingAndAbi::Legacy(LiftLowerAbi::Sync),
+                WasmImport::Func {
+                    interface: Some(&key),
+                    func,
+                },
+            );
+            (name.clone(), core)
+        })
+        .collect()
+}
+
+/// How a flavor's `wasi:otel` differs from the embedded one (`inner`,
+/// `wasi:otel@0.3.0`): the package version, and the functions of
+/// `tracing` it renames or does not have.
+struct Edits {
+    /// The package version, when not the embedded one.
+    version: Option<semver::Version>,
+    /// `(embedded name, flavor's name)`; `None` when the flavor lacks it.
+    functions: &'static [(&'static str, Option<&'static str>)],
+}
+
+impl Edits {
+    fn of(flavor: &OtelFlavor) -> Result<Self, Error> {
+        Ok(match flavor {
+            OtelFlavor::Inner => Edits {
+                version: None,
+                functions: &[],
+            },
+            // Upstream HEAD: one context query, `current-span-context`.
+            OtelFlavor::Current(version) => Edits {
+                version: Some(parse_version(version)?),
+                functions: &[
+                    ("inner-span-context", Some("current-span-context")),
+                    ("outer-span-context", None),
+                ],
+            },
+        })
+    }
+
+    /// The flavor's name of the embedded function `name`, if it has one.
+    fn function<'a>(&self, name: &'a str) -> Option<&'a str> {
+        match self.functions.iter().find(|(from, _)| *from == name) {
+            Some((_, to)) => *to,
+            None => Some(name),
+        }
+    }
+
+    /// Edits `resolve`, whose `wasi:otel/tracing` is `tracing`.
+    fn apply(&self, resolve: &mut Resolve, tracing: InterfaceId) -> Result<(), Error> {
+        if let Some(version) = &self.version {
+            let package = resolve.interfaces[tracing]
+                .package
+                .ok_or_else(|| Error::bug("embedded `wasi:otel/tracing` has no package"))?;
+            let old = resolve.packages[package].name.clone();
+            let mut new = old.clone();
+            new.version = Some(version.clone());
+            resolve.packages[package].name = new.clone();
+            resolve.package_names.shift_remove(&old);
+            resolve.package_names.insert(new, package);
+        }
+        let functions = std::mem::take(&mut resolve.interfaces[tracing].functions);
+        resolve.interfaces[tracing].functions = functions
+            .into_iter()
+            .filter_map(|(name, mut func)| {
+                let renamed = self.function(&name)?.to_string();
+                func.name.clone_from(&renamed);
+                Some((renamed, func))
+            })
+            .collect();
+        Ok(())
     }
 }
 
@@ -122,51 +231,12 @@ fn otel_version(flavor: &OtelFlavor) -> &str {
 /// Checks the options' `flavor` before anything is built.
 pub(crate) fn check_flavor(flavor: &OtelFlavor) -> Result<(), OptionsError> {
     match flavor {
-        OtelFlavor::Current(version) if semver_like(version).is_none() => {
-            Err(OptionsError::FlavorVersion(version.clone()))
-        }
-        _ => Ok(()),
+        OtelFlavor::Current(version) => parse_version(version).map(drop),
+        OtelFlavor::Inner => Ok(()),
     }
 }
 
-/// The embedded `wasi:otel` WIT rewritten for the `current` flavor.
-fn current_flavor(source: &str, version: &str) -> Result<String, Error> {
-    check_flavor(&OtelFlavor::Current(version.to_string()))?;
-    let mut out = String::with_capacity(source.len());
-    let mut skip_doc = Vec::new();
-    for line in source.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("///") {
-            skip_doc.push(line);
-            continue;
-        }
-        if trimmed.starts_with("outer-span-context:") {
-            skip_doc.clear();
-            continue;
-        }
-        for doc in skip_doc.drain(..) {
-            out.push_str(doc);
-            out.push('\n');
-        }
-        let line = line
-            .replace(
-                &format!("package wasi:otel@{INNER_VERSION};"),
-                &format!("package wasi:otel@{version};"),
-            )
-            .replace("inner-span-context:", "current-span-context:");
-        out.push_str(&line);
-        out.push('\n');
-    }
-    Ok(out)
-}
-
-/// `Some` when `version` has the shape `MAJOR.MINOR.PATCH[-PRE][+BUILD]`.
-fn semver_like(version: &str) -> Option<()> {
-    let core = version.split(['-', '+']).next()?;
-    let parts: Vec<&str> = core.split('.').collect();
-    (parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
-    .then_some(())
+/// A flavor's package version, which must be `MAJOR.MINOR.PATCH[-PRE][+BUILD]`.
+fn parse_version(version: &str) -> Result<semver::Version, OptionsError> {
+    semver::Version::parse(version).map_err(|_| OptionsError::FlavorVersion(version.to_string()))
 }

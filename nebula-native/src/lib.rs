@@ -9,8 +9,11 @@
 //!   JSON file, OTLP/HTTP collector);
 //! - [`run`], [`invoke`], [`serve`]: `nebula run`, its `--invoke` calls in
 //!   WAVE, and `nebula serve`;
+//! - [`span_types`]: the `wasi:otel` span types, a leaf both the host and
+//!   the exporters use;
 //! - [`traceparent`]: W3C `traceparent` values;
-//! - [`engine`]: the wasmtime configuration `nebula.wasm` runs with.
+//! - [`engine`]: the one wasmtime configuration (precompiled `nebula.wasm`,
+//!   the hosts, the tests).
 
 pub mod engine;
 pub mod export;
@@ -19,6 +22,7 @@ pub mod invoke;
 pub mod nebula_wasm;
 pub mod run;
 pub mod serve;
+pub mod span_types;
 pub mod traceparent;
 
 /// The guest components `build.rs` builds from `guests/`, for the tests and

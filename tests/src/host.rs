@@ -2,16 +2,14 @@
 //! `wasi:otel` host and the fixtures' `store` host, and calls its exports
 //! with dynamic values.
 //!
-//! The engine runs with `Config::concurrency_support(false)`: the
-//! components under test use no component-model async, and the concurrent
-//! bookkeeping would dominate the cost of every call.
+//! The engine is the hosts' own configuration (`nebula_native::engine`).
 
 use std::sync::OnceLock;
 
 use nebula_native::host::otel::{self, OtelHost, Recorded, SpanData};
 use wasmtime::component::{Component, Func, Instance, Linker, ResourceAny, ResourceTable, Val};
 use wasmtime::error::Context as _;
-use wasmtime::{Config, Engine, Result, Store, bail, format_err};
+use wasmtime::{Engine, Result, Store, bail, format_err};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -25,13 +23,7 @@ const STDOUT_CAPACITY: usize = 1 << 20;
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.concurrency_support(false);
-        // Targets whose core modules use GC types (wasm-gc toolchains).
-        config.wasm_gc(true);
-        config.wasm_function_references(true);
-        Engine::new(&config).expect("a valid wasmtime configuration")
+        Engine::new(&nebula_native::engine::config()).expect("a valid wasmtime configuration")
     })
 }
 

@@ -57,9 +57,9 @@ impl SpanRuntime {
     /// The runtime component, for `flavor`.
     pub fn component(&self, flavor: &OtelFlavor) -> Result<Vec<u8>, Error> {
         let prebuilt = Prebuilt::parse(SPAN_RUNTIME)?;
-        let imports = RuntimeImports::load(flavor)?;
+        let mut imports = RuntimeImports::load(flavor)?;
         let spans = imports.spans;
-        let mut resolve = imports.resolve;
+        let mut resolve = std::mem::take(&mut imports.resolve);
         let mut world_imports = wit_parser::IndexMap::default();
         for id in &imports.interfaces {
             world::import_with_deps(&resolve, &mut world_imports, *id);
@@ -78,18 +78,9 @@ impl SpanRuntime {
         let world = world::add_world(&mut resolve, "span-runtime", world_imports, world_exports);
 
         // The module is built against the `inner` flavor, with the legacy
-        // (`module#name`) names `wit-bindgen` gives it.
-        let rename = |module: &str, name: &str| match flavor {
-            OtelFlavor::Current(version) if module.starts_with("wasi:otel/") => {
-                let interface = module.split('@').next().unwrap_or(module);
-                let name = match name {
-                    "inner-span-context" => "current-span-context",
-                    other => other,
-                };
-                (format!("{interface}@{version}"), name.to_string())
-            }
-            _ => (module.to_string(), name.to_string()),
-        };
+        // (`module#name`) names `wit-bindgen` gives it; its `wasi:otel`
+        // imports take the flavor's names.
+        let rename = |module: &str, name: &str| imports.core_import(module, name);
         let keep = |_: ExternalKind, name: &str| Some(name.to_string());
         let names = CoreNames {
             import: &rename,

@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
 
 use super::{BATCH_SIZE, Resource, SpanExporter, otlp};
-use crate::host::otel::SpanData;
+use crate::span_types::SpanData;
 
 /// Failed batches in a row after which the collector is given up.
 pub const GIVE_UP_AFTER: u32 = 3;

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use super::{BATCH_SIZE, Resource, SpanExporter, otlp};
-use crate::host::otel::SpanData;
+use crate::span_types::SpanData;
 
 /// The trace file writer.
 pub struct JsonFile {

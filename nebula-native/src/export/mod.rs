@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::host::otel::SpanData;
+use crate::span_types::SpanData;
 
 pub use collector::CollectorConfig;
 

@@ -19,7 +19,7 @@ use opentelemetry_proto::tonic::trace::v1::{
 };
 
 use super::Resource;
-use crate::host::otel::{self, Datetime, SpanData, SpanKind, Status, TraceFlags};
+use crate::span_types::{self as otel, Datetime, SpanData, SpanKind, Status, TraceFlags};
 
 /// One OTLP request holding `spans` under `resource`, grouped by scope in
 /// order of first appearance.

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use super::SpanExporter;
-use crate::host::otel::{SpanData, SpanKind, Status};
+use crate::span_types::{SpanData, SpanKind, Status};
 
 /// Attributes the span name already says.
 const HIDDEN_PREFIX: &str = "wasm.";
@@ -186,7 +186,7 @@ fn plain(json: &str) -> String {
 
 /// The span's duration, human-sized.
 fn duration(span: &SpanData) -> String {
-    let nanos = |t: crate::host::otel::Datetime| {
+    let nanos = |t: crate::span_types::Datetime| {
         i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanoseconds)
     };
     let ns = (nanos(span.end_time) - nanos(span.start_time)).max(0) as f64;

@@ -47,21 +47,13 @@ use wasmtime::component::{HasSelf, Linker};
 
 use crate::export::SpanSink;
 
-mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "wasi:otel/imports@0.3.0",
-        additional_derives: [PartialEq, Eq],
-    });
-}
-
+use crate::span_types::bindings;
 use bindings::wasi::otel::tracing;
 
-pub use bindings::wasi::clocks::wall_clock::Datetime;
-pub use bindings::wasi::otel::tracing::{
-    Event, Link, SpanContext, SpanData, SpanKind, Status, TraceFlags,
+pub use crate::span_types::{
+    Datetime, Event, InstrumentationScope, KeyValue, Link, SpanContext, SpanData, SpanKind, Status,
+    TraceFlags,
 };
-pub use bindings::wasi::otel::types::{InstrumentationScope, KeyValue};
 
 /// The instance name of the default flavor's tracing interface.
 pub const TRACING_0_3_0: &str = "wasi:otel/tracing@0.3.0";

@@ -12,8 +12,8 @@
 use std::path::Path;
 
 use anyhow::Context as _;
+use wasmtime::Engine;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -192,12 +192,10 @@ pub enum Mode {
     Http,
 }
 
-/// The engine for `mode` (component model on, its concurrency support off;
-/// epoch interruption on in [`Mode::Http`]).
+/// The engine for `mode`: Nebula's one configuration
+/// ([`crate::engine::config`]), with epoch interruption in [`Mode::Http`].
 pub fn engine(mode: Mode) -> anyhow::Result<Engine> {
-    let mut config = Config::new();
-    config.wasm_component_model(true);
-    config.concurrency_support(false);
+    let mut config = crate::engine::config();
     // Async calls (`Mode::Http`) need no setting of their own in wasmtime 48;
     // epoch checks let `serve` interrupt (or yield from) a guest that runs on.
     config.epoch_interruption(mode == Mode::Http);
