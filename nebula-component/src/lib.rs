@@ -19,6 +19,10 @@
 //! 4. `stand_in`: the real components go back in place of their
 //!    stand-ins.
 //!
+//! A caller that copies the input across a boundary (the native shim of
+//! `nebula.wasm`) can hand over a [`Skeleton`] instead: the same component
+//! without its modules' code, restored after.
+//!
 //! No I/O happens here: the same code runs natively and inside `nebula.wasm`.
 #![deny(missing_docs)]
 
@@ -31,6 +35,7 @@ mod options;
 mod plan;
 pub mod proxy;
 mod report;
+mod skeleton;
 mod stand_in;
 mod toplevel;
 mod wit_conversions;
@@ -40,6 +45,7 @@ mod wit_walk;
 pub use error::{Error, ErrorKind, InputError, Internal, OptionsError, ReportedCause, Unsupported};
 pub use options::{Options, OtelFlavor, Pattern};
 pub use report::{Direction, Report, WrappedFunction};
+pub use skeleton::Skeleton;
 
 /// The instrumented component and what was done to it.
 #[derive(Debug, Clone)]

@@ -134,7 +134,7 @@ pub(crate) fn of(bytes: &[u8]) -> Result<Vec<u8>, BinaryReaderError> {
 
 /// A core module of the same type as the (valid) module `bytes`: its
 /// declarations as they are, every body `unreachable`.
-fn module(bytes: &[u8]) -> Result<Vec<u8>, BinaryReaderError> {
+pub(crate) fn module(bytes: &[u8]) -> Result<Vec<u8>, BinaryReaderError> {
     let mut out = Vec::with_capacity(1024);
     each_section(bytes, |payload, range| {
         match payload {

@@ -19,9 +19,9 @@
 use std::ops::Range;
 
 use wasmparser::{
-    BinaryReaderError, CanonicalFunction, Chunk, ComponentAlias, ComponentDefinedType,
-    ComponentExternalKind, ComponentInstance, ComponentOuterAliasKind, ComponentType,
-    ComponentTypeRef, ComponentValType, Parser, Payload,
+    BinaryReader, BinaryReaderError, CanonicalFunction, Chunk, ComponentAlias,
+    ComponentDefinedType, ComponentExternalKind, ComponentInstance, ComponentOuterAliasKind,
+    ComponentType, ComponentTypeRef, ComponentValType, Parser, Payload,
 };
 
 /// Where an entry of an index space comes from.
@@ -422,6 +422,13 @@ pub(crate) fn each_section<'a>(
             }
             Payload::End(_) => return Ok(()),
             _ => {}
+        }
+        if offset > bytes.len() {
+            // A section longer than the bytes (unvalidated input): the
+            // parser's own end-of-input error, at the section.
+            return Err(BinaryReader::new(&[], start as u64)
+                .read_u8()
+                .expect_err("nothing to read"));
         }
         each(&payload, start..offset)?;
     }

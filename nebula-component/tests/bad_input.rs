@@ -112,3 +112,21 @@ fn bad_options_are_typed() {
         Err(OptionsError::EmptyPattern)
     ));
 }
+
+/// `nebula.wasm`'s native shim makes the skeleton while the input is still
+/// being validated: on bytes that are not a valid component it may fail or
+/// make a skeleton of no use, but it never panics.
+#[test]
+fn a_skeleton_of_bad_bytes_does_not_panic() {
+    let good = sample();
+    for cut in (0..good.len()).step_by(7) {
+        let _ = nebula_component::Skeleton::of(&good[..cut]);
+    }
+    for at in (8..good.len()).step_by(3) {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut bad = good.clone();
+            bad[at] ^= flip;
+            let _ = nebula_component::Skeleton::of(&bad);
+        }
+    }
+}

@@ -13,7 +13,8 @@
 //! the `∥val` column), `nebula_component::instrument` in-process (native),
 //! the same through `nebula.wasm` in wasmtime (what the CLI runs), and the
 //! whole `nebula instrument` process; each as the median of several runs,
-//! with its ratio to validation (the CLI's also to the parallel one).
+//! with its ratio to validation (the CLI's also to the parallel one, and
+//! to the `wasm-tools validate` process when `wasm-tools` is installed).
 //! Goals: instrument ≤ 3× validate, start-up (`nebula --version`) ≤ 50 ms.
 //! The last input is a real Rust command from the package registry
 //! (ripgrep, release, full debug info: about 20 MB), built once into
@@ -93,12 +94,18 @@ fn main() {
     if let Ok(filter) = std::env::var("NEBULA_BENCH") {
         inputs.retain(|(name, _)| name.contains(&filter));
     }
+    // `wasm-tools validate` as a process (reading the file included), the
+    // yardstick of the CLI's goal, when it is installed.
+    let wasm_tools = Command::new("wasm-tools")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
     println!(
         "nebula instrument: {} inputs, median of 3-15 runs each",
         inputs.len()
     );
     println!(
-        "{:<28} {:>10} {:>10} {:>10} {:>10} {:>6} {:>11} {:>6} {:>10} {:>6} {:>6} {:>8}",
+        "{:<28} {:>10} {:>10} {:>10} {:>10} {:>6} {:>11} {:>6} {:>10} {:>6} {:>6} {:>10} {:>6} {:>8}",
         "input",
         "size",
         "validate",
@@ -110,6 +117,8 @@ fn main() {
         "CLI",
         "×val",
         "×∥val",
+        "wasm-tools",
+        "×wt",
         "wrapped"
     );
     for (i, (name, bytes)) in inputs.iter().enumerate() {
@@ -152,8 +161,20 @@ fn main() {
                 .expect("nebula runs");
             assert!(status.success());
         });
+        let wasm_tools_validate = wasm_tools.then(|| {
+            median(budget, || {
+                let status = Command::new("wasm-tools")
+                    .arg("validate")
+                    .arg(&input)
+                    .status()
+                    .expect("wasm-tools runs");
+                assert!(status.success());
+            })
+        });
+        let (wt, cli_wt) =
+            wasm_tools_validate.map_or(("–".into(), "–".into()), |wt| (ms(wt), ratio(cli, wt)));
         println!(
-            "{:<28} {:>10} {:>10} {:>10} {:>10} {:>6} {:>11} {:>6} {:>10} {:>6} {:>6} {:>8}",
+            "{:<28} {:>10} {:>10} {:>10} {:>10} {:>6} {:>11} {:>6} {:>10} {:>6} {:>6} {:>10} {:>6} {:>8}",
             name,
             human_size(bytes.len()),
             ms(validate),
@@ -165,6 +186,8 @@ fn main() {
             ms(cli),
             ratio(cli, validate),
             ratio(cli, parallel),
+            wt,
+            cli_wt,
             wrapped,
         );
     }
@@ -186,33 +209,8 @@ fn main() {
     );
 }
 
-/// Validates `bytes` as `wasm-tools validate` does: the module and
-/// component structure in order, the function bodies on every core.
+/// Validates `bytes` as `wasm-tools validate` does (function bodies on
+/// every core).
 fn validate_in_parallel(bytes: &[u8]) {
-    let mut validator = wasmparser::Validator::new();
-    let mut bodies = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        let payload = payload.expect("input parses");
-        if let wasmparser::ValidPayload::Func(func, body) =
-            validator.payload(&payload).expect("input validates")
-        {
-            bodies.push((func, body));
-        }
-    }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_thread = bodies.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let mut rest = bodies;
-        while !rest.is_empty() {
-            let chunk: Vec<_> = rest.drain(..per_thread.min(rest.len())).collect();
-            scope.spawn(move || {
-                let mut allocations = wasmparser::FuncValidatorAllocations::default();
-                for (func, body) in chunk {
-                    let mut validator = func.into_validator(allocations);
-                    validator.validate(&body).expect("function validates");
-                    allocations = validator.into_allocations();
-                }
-            });
-        }
-    });
+    nebula_native::validate::in_parallel(bytes).expect("input validates");
 }

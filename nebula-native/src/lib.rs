@@ -12,6 +12,7 @@
 //! - [`span_types`]: the `wasi:otel` span types, a leaf both the host and
 //!   the exporters use;
 //! - [`traceparent`]: W3C `traceparent` values;
+//! - [`validate`]: validation with the function bodies on every core;
 //! - [`engine`]: the one wasmtime configuration (precompiled `nebula.wasm`,
 //!   the hosts, the tests).
 
@@ -24,6 +25,7 @@ pub mod run;
 pub mod serve;
 pub mod span_types;
 pub mod traceparent;
+pub mod validate;
 
 /// The guest components `build.rs` builds from `guests/`, for the tests and
 /// the run benchmark (absolute paths under `target/nebula/guests/`).

@@ -9,7 +9,7 @@
 //! interface, called with typed bindings.
 
 use nebula_cli::Backend;
-use nebula_component::{Error, ErrorKind, Instrumented, Options};
+use nebula_component::{Error, ErrorKind, Instrumented, Options, Skeleton};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -123,7 +123,40 @@ impl NebulaWasm {
     /// Instruments `component` by calling `nebula.wasm`'s exported
     /// `instrument`; a trap is an internal error whose causes are the trap
     /// and what the guest printed.
+    ///
+    /// A component that validates here (natively, on every core, while
+    /// the guest works) goes in as its [`Skeleton`], without its modules'
+    /// code and debug info, and the real modules are put back into the
+    /// output: the result is the same, byte for byte, without copying
+    /// megabytes into the guest and having the guest validate them again.
+    /// Anything else goes in as it is, so the guest's error describes it.
     pub fn instrument(&self, component: &[u8], options: &Options) -> Result<Instrumented, Error> {
+        if !wasmparser::Parser::is_component(component) {
+            return self.call(component, options);
+        }
+        // The guest works on the skeleton while the input validates here;
+        // the skeleton's result counts only if the input is valid.
+        let (valid, through_skeleton) = std::thread::scope(|scope| {
+            let valid = scope.spawn(|| crate::validate::in_parallel(component).is_ok());
+            let through_skeleton = Skeleton::of(component).ok().map(|skeleton| {
+                let done = self.call(skeleton.bytes(), options);
+                (skeleton, done)
+            });
+            let valid = valid.join().expect("validation does not panic");
+            (valid, through_skeleton)
+        });
+        match through_skeleton {
+            Some((skeleton, done)) if valid => {
+                let mut done = done?;
+                done.component = skeleton.restore(&done.component)?;
+                Ok(done)
+            }
+            _ => self.call(component, options),
+        }
+    }
+
+    /// One call of `nebula.wasm`'s `instrument`, in a fresh instance.
+    fn call(&self, component: &[u8], options: &Options) -> Result<Instrumented, Error> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let state = State {
             wasi: WasiCtx::builder().stderr(stderr.clone()).build(),

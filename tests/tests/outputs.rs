@@ -11,7 +11,7 @@
 //! Each line also records the input's length and hash, so a changed input
 //! (a fixture's source, the toolchain) is told apart from a changed output.
 
-use nebula_component::{Options, OtelFlavor, Pattern, instrument};
+use nebula_component::{Options, OtelFlavor, Pattern, Skeleton, instrument};
 use nebula_tests::compose::{chain, side_by_side};
 use nebula_tests::fixtures::{self, read};
 use nebula_tests::shapes;
@@ -82,8 +82,8 @@ fn option_sets() -> Vec<(&'static str, Options)> {
     ]
 }
 
-#[test]
-fn outputs_match_the_blessed_hashes() {
+/// Every deterministic input, named.
+fn inputs() -> Vec<(String, Vec<u8>)> {
     let mut inputs: Vec<(String, Vec<u8>)> = fixtures::ALL
         .iter()
         .map(|(name, path)| (format!("fixture {name}"), read(path)))
@@ -127,13 +127,51 @@ fn outputs_match_the_blessed_hashes() {
             .unwrap()
             .component,
     ));
+    inputs
+}
 
+#[test]
+fn outputs_match_the_blessed_hashes() {
     let mut listing = String::new();
-    for (case, input) in &inputs {
+    for (case, input) in &inputs() {
         for (name, options) in option_sets() {
             listing.push_str(&line(&format!("{case} [{name}]"), input, &options));
             listing.push('\n');
         }
     }
     insta::assert_snapshot!(listing);
+}
+
+/// What `nebula.wasm`'s native shim does with a valid input (instrument its
+/// skeleton, put the real modules back) gives the native library's output
+/// byte for byte, for every input and option set; and through
+/// `nebula.wasm` itself for each input with the default options.
+#[test]
+fn a_skeleton_restored_is_the_native_output() {
+    let nebula = nebula_native::nebula_wasm::NebulaWasm::embedded().unwrap();
+    for (case, input) in &inputs() {
+        let skeleton = Skeleton::of(input).unwrap();
+        assert!(
+            skeleton.bytes().len() < input.len() || input.len() < 64 * 1024,
+            "{case}: the skeleton ({} bytes) is not smaller than the input ({} bytes)",
+            skeleton.bytes().len(),
+            input.len()
+        );
+        for (name, options) in option_sets() {
+            let native = instrument(input, &options).unwrap();
+            let through = instrument(skeleton.bytes(), &options).unwrap();
+            let restored = skeleton.restore(&through.component).unwrap();
+            assert!(
+                restored == native.component,
+                "{case} [{name}]: the restored skeleton output differs from the native output"
+            );
+            assert_eq!(through.report, native.report, "{case} [{name}]");
+        }
+        let wasm = nebula.instrument(input, &Options::default()).unwrap();
+        let native = instrument(input, &Options::default()).unwrap();
+        assert!(
+            wasm.component == native.component,
+            "{case}: nebula.wasm's output differs from the native output"
+        );
+    }
 }

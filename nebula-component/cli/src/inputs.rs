@@ -99,3 +99,45 @@ fn is_component(path: &Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut header))
         .is_ok_and(|()| header == COMPONENT_HEADER)
 }
+
+/// An input file's bytes: mapped natively (a 40 MB component is not copied
+/// into the process before it is instrumented), read where files cannot be
+/// mapped (`nebula.wasm`).
+pub struct InputBytes(Contents);
+
+enum Contents {
+    #[cfg(not(target_family = "wasm"))]
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for InputBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            #[cfg(not(target_family = "wasm"))]
+            Contents::Mapped(map) => map,
+            Contents::Read(bytes) => bytes,
+        }
+    }
+}
+
+/// Reads (or maps) the input file at `path`.
+pub fn read(path: &Path) -> std::io::Result<InputBytes> {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        let file = fs::File::open(path)?;
+        // An empty file cannot be mapped; small ones are not worth it.
+        if file.metadata()?.len() >= 1 << 20 {
+            // SAFETY: the map is only read, while this input is
+            // instrumented, and Nebula never writes to an input (outputs
+            // are other files). Another process changing the file meanwhile
+            // gives a wrong input (which validation reports) or, truncating
+            // it, a fault, as for every tool that maps its inputs.
+            let map = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
+            return Ok(InputBytes(Contents::Mapped(map)));
+        }
+    }
+    fs::read(path).map(|bytes| InputBytes(Contents::Read(bytes)))
+}

@@ -139,7 +139,7 @@ impl Job<'_> {
         let shown = self.input.display();
         let context = || format!("failed to instrument `{shown}`");
         self.outputs.check_overwrite(force).with_context(context)?;
-        let bytes = fs::read(self.input)
+        let bytes = crate::inputs::read(self.input)
             .with_context(|| format!("cannot read `{shown}`"))
             .with_context(context)?;
         let start = Instant::now();
