@@ -6,8 +6,8 @@ export interface Options {
   include?: string[];
   /** Glob patterns on span names: matching functions are not wrapped. */
   exclude?: string[];
-  /** `inner` (default: `wasi:otel@0.3.0`), `current` (`0.2.0-rc.2`) or `current=VERSION`. */
-  flavor?: 'inner' | 'current' | `current=${string}`;
+  /** `inner` (default: `wasi:otel@0.3.0`, Nebula's hosts), `outer` (`0.2.0-rc.2` as tagged, with `outer-span-context`: Spin 4, wasmCloud, composable-runtime), `current` (upstream HEAD's `current-span-context`, `0.2.0-rc.2`) or `current=VERSION`. */
+  flavor?: 'inner' | 'outer' | 'current' | `current=${string}`;
   /** The value of `wasm.component.name` on every span. */
   componentName?: string;
   /** How many levels of inner components of a composition get spans (default: all). */

@@ -133,14 +133,15 @@ function toWit(options = {}) {
   };
 }
 
-/** `inner`, `current` or `current=VERSION`, as the CLI's `--flavor`. */
+/** `inner`, `outer`, `current` or `current=VERSION`, as the CLI's `--flavor`. */
 function flavor(f = 'inner') {
   if (f === 'inner') return { tag: 'inner' };
+  if (f === 'outer') return { tag: 'outer' };
   if (f === 'current') return { tag: 'current', val: DEFAULT_CURRENT_VERSION };
   if (typeof f === 'string' && f.startsWith('current=')) {
     return { tag: 'current', val: f.slice('current='.length) };
   }
-  throw new TypeError(`options.flavor: \`${f}\` is not \`inner\`, \`current\` or \`current=VERSION\``);
+  throw new TypeError(`options.flavor: \`${f}\` is not \`inner\`, \`outer\`, \`current\` or \`current=VERSION\``);
 }
 
 /** The bytes of `input` as a `Uint8Array`. */

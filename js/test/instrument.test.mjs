@@ -45,7 +45,7 @@ for (const c of errors) {
 
 test('bad arguments are refused before nebula.wasm runs', async () => {
   await assert.rejects(instrument('not bytes'), TypeError);
-  await assert.rejects(instrument(new Uint8Array(), { flavor: 'outer' }), TypeError);
+  await assert.rejects(instrument(new Uint8Array(), { flavor: 'sideways' }), TypeError);
   await assert.rejects(instrument(new Uint8Array(), { include: '*' }), TypeError);
 });
 

@@ -86,6 +86,24 @@ test('describe: same answer, a server span with client → server at each inner 
   assert.equal(attrs['wasm.function'], '"describe"');
 });
 
+test('describe, instrumented `outer`: the same answer and the same tree as `inner`', async () => {
+  const input = nativeFile('inputs/chain.wasm');
+  const out = await instrument(input, { flavor: 'outer' });
+  const outer = await load('chain-outer', out.component);
+  defaultHost.take();
+  const want = plain.frontend.describe([1, 42]);
+  defaultHost.take();
+  const inner = traced.frontend.describe([1, 42]);
+  const innerSpans = defaultHost.take();
+  const got = outer.frontend.describe([1, 42]);
+  const spans = defaultHost.take();
+  assert.deepEqual(got, want);
+  assert.deepEqual(inner, want);
+  assert.equal(defaultHost.stack.length, 0, 'every span ended');
+  assert.equal(formatTree(spans, { durations: false }), formatTree(innerSpans, { durations: false }));
+  assertOneTrace(spans);
+});
+
 test("restock: the middle's hand-made span nests between its server and client spans", () => {
   const { got, plainSpans, spans } = both((f) => f.restock(['x', 'y']));
   assert.equal(typeof got, 'number');

@@ -3,9 +3,14 @@
 /// Which revision of `wasi:otel` the proxies import.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum OtelFlavor {
-    /// `wasi:otel/tracing@0.3.0` with `inner-span-context`.
+    /// `wasi:otel/tracing@0.3.0` with `inner-span-context`: Nebula's hosts
+    /// and the original proof of concept's.
     #[default]
     Inner,
+    /// `wasi:otel/tracing@0.2.0-rc.2` exactly as tagged upstream, with
+    /// `outer-span-context`: what Spin 4, wasmCloud and composable-runtime
+    /// serve.
+    Outer,
     /// Upstream's `current-span-context`, at the given package version
     /// (for example `0.2.0-rc.2`).
     Current(String),

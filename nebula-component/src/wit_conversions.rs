@@ -46,6 +46,7 @@ macro_rules! wit_conversions {
                     exclude: patterns(&options.exclude),
                     flavor: match &options.flavor {
                         OtelFlavor::Inner => wit::OtelFlavor::Inner,
+                        OtelFlavor::Outer => wit::OtelFlavor::Outer,
                         OtelFlavor::Current(version) => wit::OtelFlavor::Current(version.clone()),
                     },
                     component_name: options.component_name.clone(),
@@ -64,6 +65,7 @@ macro_rules! wit_conversions {
                     exclude: patterns(options.exclude)?,
                     flavor: match options.flavor {
                         wit::OtelFlavor::Inner => OtelFlavor::Inner,
+                        wit::OtelFlavor::Outer => OtelFlavor::Outer,
                         wit::OtelFlavor::Current(version) => OtelFlavor::Current(version),
                     },
                     component_name: options.component_name,

@@ -14,6 +14,9 @@ use crate::{Error, OtelFlavor};
 /// The `wasi:otel` package version of the default (`inner`) flavor.
 const INNER_VERSION: &str = "0.3.0";
 
+/// The `wasi:otel` package version of the `outer` flavor (the upstream tag).
+const OUTER_VERSION: &str = "0.2.0-rc.2";
+
 /// The packages, dependencies first, as (file name, source).
 const PACKAGES: &[(&str, &str)] = &[
     (
@@ -154,6 +157,16 @@ impl Edits {
                 version: None,
                 functions: &[],
             },
+            // The upstream tag `v0.2.0-rc.2`, which the shipped hosts
+            // serve: one context query, `outer-span-context` (the host's
+            // span), which the runtime asks only when its own stack is empty.
+            OtelFlavor::Outer => Edits {
+                version: Some(parse_version(OUTER_VERSION)?),
+                functions: &[
+                    ("outer-span-context", None),
+                    ("inner-span-context", Some("outer-span-context")),
+                ],
+            },
             // Upstream HEAD: one context query, `current-span-context`.
             OtelFlavor::Current(version) => Edits {
                 version: Some(parse_version(version)?),
@@ -224,6 +237,7 @@ pub(crate) fn spans_interface() -> Result<(Resolve, InterfaceId), Error> {
 fn otel_version(flavor: &OtelFlavor) -> &str {
     match flavor {
         OtelFlavor::Inner => INNER_VERSION,
+        OtelFlavor::Outer => OUTER_VERSION,
         OtelFlavor::Current(version) => version,
     }
 }
@@ -232,7 +246,7 @@ fn otel_version(flavor: &OtelFlavor) -> &str {
 pub(crate) fn check_flavor(flavor: &OtelFlavor) -> Result<(), OptionsError> {
     match flavor {
         OtelFlavor::Current(version) => parse_version(version).map(drop),
-        OtelFlavor::Inner => Ok(()),
+        OtelFlavor::Inner | OtelFlavor::Outer => Ok(()),
     }
 }
 

@@ -185,7 +185,63 @@ fn main() -> anyhow::Result<()> {
         manual - none,
         automatic - none
     );
-    imports(&engine)
+    imports(&engine)?;
+    flavors(&engine, &plain)
+}
+
+/// The third table: per flavor, what the span runtime's own stack saves.
+/// *Nested, unsampled*: each of `work-imports`' `tick` calls (import and
+/// export wrapped) runs inside the export's call under an unsampled parent,
+/// so the runtime answers its parent from its stack and makes no host
+/// call; *top-level, unsampled*: `work(n)` under an unsampled parent, one
+/// host query per call; *sampled*: `work(n)` with a span, against the
+/// hand-made span of `work-manual` (built for `inner`, the same guest in
+/// every row).
+fn flavors(engine: &wasmtime::Engine, plain: &Component) -> anyhow::Result<()> {
+    use nebula_component::OtelFlavor;
+    let spans_bytes = std::fs::read(guests::SPANS)?;
+    let imports_bytes = std::fs::read(guests::IMPORTS)?;
+    let plain_imports = Component::new(engine, &imports_bytes)?;
+    let spans_call = |func| ("nebula:guests/spans@0.1.0", func, WORK);
+    let imports_call = ("nebula:guests/imports@0.1.0", "work-imports", IMPORTS);
+    let calls = CALLS / IMPORTS;
+    let (none, _) = measure(engine, plain, spans_call("work"), CALLS, true)?;
+    let (manual, _) = measure(engine, plain, spans_call("work-manual"), CALLS, true)?;
+    let (none_imports, _) = measure(engine, &plain_imports, imports_call, calls, false)?;
+    println!(
+        "\nper flavor (the span runtime answers parents from its own stack), ns per call          over plain, median of {ROUNDS} rounds\n"
+    );
+    println!(
+        "| flavor | nested call, unsampled | top-level call, unsampled | sampled automatic | automatic / manual |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for (name, flavor) in [
+        ("inner", OtelFlavor::Inner),
+        ("outer", OtelFlavor::Outer),
+        ("current", OtelFlavor::Current("0.2.0-rc.2".into())),
+    ] {
+        let options = Options {
+            flavor,
+            ..Options::default()
+        };
+        let spans = nebula_component::instrument(&spans_bytes, &options)?.component;
+        let spans = Component::new(engine, &spans)?;
+        let imports = nebula_component::instrument(&imports_bytes, &options)?.component;
+        let imports = Component::new(engine, &imports)?;
+        let (nested, _) = measure(engine, &imports, imports_call, calls, false)?;
+        // The export's own span start is shared by the `IMPORTS` calls.
+        let nested = (nested - none_imports) / f64::from(IMPORTS);
+        let (top, _) = measure(engine, &spans, spans_call("work"), CALLS, false)?;
+        let (sampled, _) = measure(engine, &spans, spans_call("work"), CALLS, true)?;
+        println!(
+            "| {name} | {nested:+.0} | {:+.0} | {:+.0} | {:.2}x |",
+            top - none,
+            sampled - none,
+            sampled / manual
+        );
+    }
+    println!("\ngoals: nested unsampled <= 50 ns over plain; automatic / manual <= 1.1x");
+    Ok(())
 }
 
 /// The second table: ns per call of a wrapped import.

@@ -15,6 +15,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::blobs::{self, BlobStore};
 use crate::exports::{self, ExportedFunc};
+use crate::spin_otel::{self, SpinOtel};
 
 /// How much a component may print to the captured stdout.
 const STDOUT_CAPACITY: usize = 1 << 20;
@@ -33,6 +34,8 @@ pub struct HostState {
     table: ResourceTable,
     /// The `wasi:otel` host: span stack and recorded spans.
     pub otel: OtelHost,
+    /// The `wasi:otel/tracing@0.2.0-rc.2` host with Spin's rules.
+    pub spin: SpinOtel,
     /// The `nebula:fixtures/store` host.
     pub blobs: BlobStore,
     memory: MemoryWatch,
@@ -87,6 +90,7 @@ pub fn linker() -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine());
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     otel::add_to_linker(&mut linker, |s: &mut HostState| &mut s.otel)?;
+    spin_otel::add_to_linker(&mut linker, |s: &mut HostState| &mut s.spin)?;
     blobs::add_to_linker(&mut linker, |s: &mut HostState| &mut s.blobs)?;
     Ok(linker)
 }
@@ -99,6 +103,7 @@ pub type HostFn = std::sync::Arc<dyn Fn(&[Val]) -> Vec<Val> + Send + Sync>;
 pub struct RunnerBuilder {
     args: Vec<String>,
     otel: OtelHost,
+    spin: Option<SpinOtel>,
     /// Functions the test defines: (instance name, function name, body).
     host_fns: Vec<(String, String, HostFn)>,
 }
@@ -113,6 +118,12 @@ impl RunnerBuilder {
     /// The `wasi:otel` host to start with (e.g. one with a remote parent).
     pub fn otel(mut self, otel: OtelHost) -> Self {
         self.otel = otel;
+        self
+    }
+
+    /// The `wasi:otel@0.2.0-rc.2` host (Spin's rules) to start with.
+    pub fn spin(mut self, spin: SpinOtel) -> Self {
+        self.spin = Some(spin);
         self
     }
 
@@ -137,6 +148,9 @@ impl RunnerBuilder {
             wasi,
             table: ResourceTable::new(),
             otel: self.otel,
+            spin: self.spin.unwrap_or_else(|| {
+                SpinOtel::with_request("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", true)
+            }),
             blobs: BlobStore::default(),
             memory: MemoryWatch::default(),
         };
@@ -238,6 +252,11 @@ impl Runner {
     /// The `wasi:otel` host (span stack, records).
     pub fn otel(&self) -> &OtelHost {
         &self.store.data().otel
+    }
+
+    /// The `wasi:otel@0.2.0-rc.2` host with Spin's rules.
+    pub fn spin(&self) -> &SpinOtel {
+        &self.store.data().spin
     }
 
     /// The `store` host (blob counters).

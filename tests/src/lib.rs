@@ -8,6 +8,8 @@
 //!   equality that compares floats by bits;
 //! - [`compose`]: plugs components together (e.g. the `chain` fixtures);
 //! - [`differential`]: plain vs instrumented, export by export;
+//! - [`spin_otel`]: a `wasi:otel@0.2.0-rc.2` host with Spin 4's rules;
+//! - [`span_tree`]: the shape of recorded spans, to compare runs;
 //! - [`shapes`]: components of the shapes other toolchains emit, from WIT
 //!   and hand-written core modules;
 //! - [`toolchains`]: fixtures built by componentize-py and componentize-js.
@@ -18,6 +20,8 @@ pub mod differential;
 pub mod exports;
 pub mod host;
 pub mod shapes;
+pub mod span_tree;
+pub mod spin_otel;
 pub mod toolchains;
 pub mod values;
 

@@ -6,10 +6,11 @@
 
 use nebula_component::proxy::SpanRuntime;
 use nebula_component::{Options, OtelFlavor, instrument};
-use nebula_native::host::otel::{Recorded, SpanData, SpanKind};
+use nebula_native::host::otel::{Recorded, SpanKind};
 use nebula_tests::compose::{chain, plug};
 use nebula_tests::fixtures::{self, read};
 use nebula_tests::host::{Runner, ended};
+use nebula_tests::span_tree::tree;
 use nebula_tests::values::all_same;
 use wasmtime::Result;
 use wasmtime::component::Val;
@@ -108,50 +109,6 @@ fn describe_spans(component: &[u8]) -> Result<Vec<String>> {
     )?;
     let events = runner.take_spans();
     Ok(ended(&events).iter().map(|s| s.name.clone()).collect())
-}
-
-/// The span tree of `events` as indented `name kind` lines, children in
-/// start order; checks that every span is in one trace.
-fn tree(events: &[Recorded]) -> String {
-    let spans = ended(events);
-    // Spans in the order they started.
-    let started: Vec<&SpanData> = events
-        .iter()
-        .filter_map(|e| match e {
-            Recorded::Started(cx) => spans
-                .iter()
-                .find(|s| s.span_context.span_id == cx.span_id)
-                .copied(),
-            Recorded::Ended(_) => None,
-        })
-        .collect();
-    assert_eq!(started.len(), spans.len(), "every span started and ended");
-    let trace = &spans[0].span_context.trace_id;
-    assert!(spans.iter().all(|s| &s.span_context.trace_id == trace));
-    fn walk(out: &mut String, span: &SpanData, depth: usize, started: &[&SpanData]) {
-        let kind = format!("{:?}", span.span_kind);
-        out.push_str(&format!(
-            "{}{} {}\n",
-            "  ".repeat(depth),
-            span.name,
-            kind.trim_start_matches("SpanKind::")
-        ));
-        for child in started {
-            if child.parent_span_id == span.span_context.span_id {
-                walk(out, child, depth + 1, started);
-            }
-        }
-    }
-    let mut out = String::new();
-    for span in &started {
-        if !started
-            .iter()
-            .any(|p| p.span_context.span_id == span.parent_span_id)
-        {
-            walk(&mut out, span, 0, &started);
-        }
-    }
-    out
 }
 
 #[test]

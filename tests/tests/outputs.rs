@@ -58,6 +58,13 @@ fn option_sets() -> Vec<(&'static str, Options)> {
             },
         ),
         (
+            "outer",
+            Options {
+                flavor: OtelFlavor::Outer,
+                ..Options::default()
+            },
+        ),
+        (
             "exclude",
             Options {
                 exclude: patterns(&["*#get*", "*.new"]),

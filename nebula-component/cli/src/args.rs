@@ -29,6 +29,9 @@ Examples:
   # Only wrap the functions of one interface, and not its `health` check
   nebula instrument service.wasm --include 'my:app/api#*' --exclude '*#health'
 
+  # For Spin 4, wasmCloud or composable-runtime (wasi:otel 0.2.0-rc.2)
+  nebula instrument service.wasm --flavor outer
+
   # Target upstream's `current-span-context` at a given package version
   nebula instrument service.wasm --flavor current=0.2.0-rc.3
 
@@ -68,9 +71,13 @@ pub struct InstrumentArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<Pattern>,
 
-    /// The `wasi:otel` revision the spans go to: `inner` (`wasi:otel@0.3.0`,
-    /// `inner-span-context`) or `current[=VERSION]` (upstream's
-    /// `current-span-context`, default version 0.2.0-rc.2).
+    /// The `wasi:otel` the output imports, by the hosts that serve it:
+    /// `inner` (`wasi:otel/tracing@0.3.0` with `inner-span-context`:
+    /// `nebula run`/`serve`, the JS host, the original project's hosts);
+    /// `outer` (`@0.2.0-rc.2` as tagged, with `outer-span-context`: Spin 4,
+    /// wasmCloud, composable-runtime); `current[=VERSION]` (upstream HEAD's
+    /// `current-span-context`, default version 0.2.0-rc.2). Every flavor
+    /// nests the same: the output keeps its own span stack.
     #[arg(long, value_name = "FLAVOR", default_value = "inner")]
     pub flavor: FlavorArg,
 
@@ -114,7 +121,8 @@ pub struct Verbosity {
     pub verbose: bool,
 }
 
-/// `--flavor`: an [`OtelFlavor`] parsed from `inner` or `current[=VERSION]`.
+/// `--flavor`: an [`OtelFlavor`] parsed from `inner`, `outer` or
+/// `current[=VERSION]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlavorArg(pub OtelFlavor);
 
@@ -124,6 +132,7 @@ impl FromStr for FlavorArg {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.split_once('=') {
             None if s == "inner" => Ok(FlavorArg(OtelFlavor::Inner)),
+            None if s == "outer" => Ok(FlavorArg(OtelFlavor::Outer)),
             None if s == "current" => Ok(FlavorArg(OtelFlavor::Current(
                 DEFAULT_CURRENT_VERSION.into(),
             ))),
@@ -134,7 +143,7 @@ impl FromStr for FlavorArg {
                 "`{version}` is not a package version; write it like `current=0.2.0-rc.2`"
             )),
             _ => Err(format!(
-                "unknown flavor `{s}`; use `inner` or `current[=VERSION]`"
+                "unknown flavor `{s}`; use `inner`, `outer` or `current[=VERSION]`"
             )),
         }
     }
@@ -144,6 +153,7 @@ impl fmt::Display for FlavorArg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             OtelFlavor::Inner => f.write_str("inner"),
+            OtelFlavor::Outer => f.write_str("outer"),
             OtelFlavor::Current(version) => write!(f, "current={version}"),
         }
     }
@@ -176,6 +186,7 @@ mod tests {
     fn flavors() {
         let parse = |s: &str| s.parse::<FlavorArg>().map(|f| f.0);
         assert_eq!(parse("inner"), Ok(OtelFlavor::Inner));
+        assert_eq!(parse("outer"), Ok(OtelFlavor::Outer));
         assert_eq!(
             parse("current"),
             Ok(OtelFlavor::Current(DEFAULT_CURRENT_VERSION.into()))

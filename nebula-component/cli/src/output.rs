@@ -101,6 +101,7 @@ pub fn render_report(
     let mut out = String::new();
     let flavor = match &options.flavor {
         OtelFlavor::Inner => "inner (wasi:otel/tracing@0.3.0, inner-span-context)".to_string(),
+        OtelFlavor::Outer => "outer (wasi:otel/tracing@0.2.0-rc.2, outer-span-context)".to_string(),
         OtelFlavor::Current(v) => format!("current (wasi:otel/tracing@{v}, current-span-context)"),
     };
     let patterns = |ps: &[nebula_component::Pattern]| {

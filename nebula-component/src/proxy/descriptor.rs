@@ -4,7 +4,7 @@
 //! Layout (little-endian u32 words; must match `runtime/src/lib.rs`):
 //!
 //! ```text
-//! descriptor: name.ptr name.len kind attrs.ptr attrs.len
+//! descriptor: name.ptr name.len kind(+flags) attrs.ptr attrs.len
 //!             scope.ptr scope.len version.ptr version.len
 //!             cases.ptr cases.len
 //! attrs:      [key.ptr key.len value.ptr value.len] * attrs.len
@@ -22,11 +22,17 @@ use crate::{Direction, WrappedFunction};
 const KIND_CLIENT: u32 = 0;
 const KIND_SERVER: u32 = 1;
 
+/// A flag on `kind`: the runtime asks the host for the parent of this span
+/// even when its own stack has open spans (the output has a component that
+/// makes spans of its own through `wasi:otel`, which only the host sees).
+const ASK_HOST_FOR_PARENT: u32 = 0x100;
+
 /// Builds the descriptor segment, placed at a fixed address in memory.
 pub(crate) struct DescriptorData {
     base: u32,
     bytes: Vec<u8>,
     strings: HashMap<String, (u32, u32)>,
+    ask_host_for_parents: bool,
 }
 
 impl DescriptorData {
@@ -36,7 +42,14 @@ impl DescriptorData {
             base,
             bytes: Vec::new(),
             strings: HashMap::new(),
+            ask_host_for_parents: false,
         }
+    }
+
+    /// Makes every descriptor added from now on ask the host for its span's
+    /// parent: for an output in which a component makes spans of its own.
+    pub fn ask_host_for_parents(&mut self) {
+        self.ask_host_for_parents = true;
     }
 
     /// The segment's bytes.
@@ -95,6 +108,10 @@ impl DescriptorData {
         let kind = match func.direction {
             Direction::Export => KIND_SERVER,
             Direction::Import => KIND_CLIENT,
+        } | if self.ask_host_for_parents {
+            ASK_HOST_FOR_PARENT
+        } else {
+            0
         };
         self.words(&[
             name.0,

@@ -4,13 +4,21 @@
 //!
 //! Proxies reach it through `nebula:spans/spans` (see `wit/deps/spans/`):
 //!
-//! - `start(descriptor) -> handle`: reads the parent from
-//!   `inner-span-context`, makes the new span context (parent's trace id, or
-//!   a fresh one when the parent is invalid; a fresh span id; the parent's
-//!   flags and trace-state), records the start time and calls `on-start`;
-//!   when the parent is valid but not sampled it makes no span at all;
-//! - `end(handle, code, a, b, message)`: records the end time, builds the
-//!   `span-data` and calls `on-end`.
+//! - `start(descriptor) -> handle`: takes the parent from its own stack of
+//!   open spans, and asks the host (`inner-span-context`, or the flavor's
+//!   query: `outer-span-context`, `current-span-context`) only when the
+//!   stack is empty, at the root of each top-level call (or always, when the
+//!   output has a component making spans of its own through `wasi:otel`,
+//!   which only the host sees: the descriptor says so). It makes the new
+//!   span context (parent's trace id, or a fresh one when the parent is
+//!   invalid; a fresh span id; the parent's flags and trace-state), records
+//!   the start time and calls `on-start`. Under a valid parent that is not
+//!   sampled it makes no span, but keeps an entry on the stack, so calls
+//!   nested in it make no host call at all;
+//! - `end(handle, code, a, b, message)`: pops the entry; for a span, records
+//!   the end time, builds the `span-data` and calls `on-end`. Only spans
+//!   whose `on-start` was called are ever ended (Spin traps otherwise), and
+//!   in the reverse order of their starts.
 //!
 //! The generator appends the descriptors of every wrapped function of the
 //! output to this module's memory; `descriptor` is an address there.
@@ -135,8 +143,12 @@ fn is_valid_id(id: &str) -> bool {
 // Open spans.
 
 struct Open {
+    /// The wrapped function's descriptor; null for a call that made no span
+    /// (its parent is not sampled).
     descriptor: *const Descriptor,
-    context: SpanContext,
+    /// The span's context, or the unsampled parent's for no span (`None`:
+    /// the same as the entry below's).
+    context: Option<SpanContext>,
     parent_span_id: String,
     start: Datetime,
     /// The arena's mark once this span's own data is allocated: what a
@@ -148,6 +160,30 @@ struct Open {
 /// rather than `Option`s keep this out of the data segment.)
 static mut OPEN: [MaybeUninit<Open>; MAX_OPEN] = [const { MaybeUninit::uninit() }; MAX_OPEN];
 static mut OPEN_DEPTH: usize = 0;
+
+/// The start time of an entry that is no span.
+const NO_TIME: Datetime = Datetime {
+    seconds: 0,
+    nanoseconds: 0,
+};
+
+/// The context of the entry at `depth` or, if it has none of its own, of
+/// the nearest one below that has (the bottom entry always has one).
+///
+/// # Safety
+///
+/// The entries up to `depth` are open.
+#[allow(static_mut_refs)]
+unsafe fn context_below(depth: usize) -> &'static SpanContext {
+    let mut at = depth;
+    loop {
+        let open = unsafe { OPEN[at].assume_init_ref() };
+        match &open.context {
+            Some(context) => return context,
+            None => at -= 1,
+        }
+    }
+}
 
 /// Frees everything allocated since the innermost open span (below
 /// `depth`) started: the data of spans that ended, strings lowered for
@@ -212,8 +248,12 @@ fn decimal(mut value: u64, negative: bool) -> String {
     out
 }
 
+/// The flag on a descriptor's `kind`: ask the host for the parent even with
+/// spans open (see `ASK_HOST_FOR_PARENT` in `proxy/descriptor.rs`).
+const ASK_HOST_FOR_PARENT: u32 = 0x100;
+
 fn span_kind(kind: u32) -> SpanKind {
-    match kind {
+    match kind & 0xff {
         0 => SpanKind::Client,
         1 => SpanKind::Server,
         2 => SpanKind::Producer,
@@ -226,24 +266,56 @@ struct Runtime;
 
 impl Guest for Runtime {
     /// Starts a span for the function `descriptor` describes; returns the
-    /// handle to pass to `end` (-1 for no span: the parent is not sampled,
-    /// or too many spans are open).
+    /// handle to pass to `end` (also for a call that makes no span under an
+    /// unsampled parent; -1 when too many spans are open).
     #[allow(static_mut_refs)]
     fn start(descriptor: u32) -> i32 {
         let depth = unsafe { OPEN_DEPTH };
         if depth >= MAX_OPEN {
             return -1;
         }
-        let parent = tracing::inner_span_context();
+        let kind = unsafe { (*(descriptor as *const Descriptor)).kind };
+        if depth > 0 && kind & ASK_HOST_FOR_PARENT == 0 {
+            let top = unsafe { OPEN[depth - 1].assume_init_ref() };
+            if top.descriptor.is_null() {
+                // Nested in a call under an unsampled parent: no span, no
+                // host call, nothing copied; the entry below keeps the
+                // context.
+                unsafe {
+                    OPEN[depth].write(Open {
+                        descriptor: core::ptr::null(),
+                        context: None,
+                        parent_span_id: String::new(),
+                        start: NO_TIME,
+                        top: top.top,
+                    });
+                    OPEN_DEPTH = depth + 1;
+                }
+                return depth as i32;
+            }
+        }
+        let parent = match depth.checked_sub(1) {
+            Some(top) if kind & ASK_HOST_FOR_PARENT == 0 => unsafe { context_below(top) }.clone(),
+            _ => tracing::inner_span_context(),
+        };
         let valid = is_valid_id(&parent.trace_id) && is_valid_id(&parent.span_id);
         if valid && !parent.trace_flags.contains(TraceFlags::SAMPLED) {
             // The parent is not sampled, so neither is this span: a span
-            // that is never recorded needs no `on-start`/`on-end`, and the
-            // calls made inside see the parent's context, so the trace id
-            // and the unsampled decision still propagate.
-            drop(parent);
-            unsafe { release_above(depth) };
-            return -1;
+            // that is never recorded needs no `on-start`/`on-end`. The
+            // entry keeps the parent's context for the calls made inside,
+            // so the trace id and the unsampled decision still propagate
+            // without asking the host again.
+            unsafe {
+                OPEN[depth].write(Open {
+                    descriptor: core::ptr::null(),
+                    context: Some(parent),
+                    parent_span_id: String::new(),
+                    start: NO_TIME,
+                    top: nebula_arena::mark(),
+                });
+                OPEN_DEPTH = depth + 1;
+            }
+            return depth as i32;
         }
         let context = if valid {
             SpanContext {
@@ -268,7 +340,7 @@ impl Guest for Runtime {
         unsafe {
             OPEN[depth].write(Open {
                 descriptor: descriptor as *const Descriptor,
-                context,
+                context: Some(context),
                 parent_span_id,
                 start,
                 top: nebula_arena::mark(),
@@ -284,18 +356,24 @@ impl Guest for Runtime {
         if handle < 0 || handle as usize >= unsafe { OPEN_DEPTH } {
             return;
         }
-        let end_time = wall_clock::now();
         // Spans above `handle` (none, as calls nest) are forgotten with it.
         let open = unsafe {
             OPEN_DEPTH = handle as usize;
             OPEN[handle as usize].assume_init_read()
         };
+        let (false, Some(span_context)) = (open.descriptor.is_null(), open.context) else {
+            // No span was made (unsampled parent): nothing to end.
+            drop(message);
+            unsafe { release_above(handle as usize) };
+            return;
+        };
+        let end_time = wall_clock::now();
         {
             let descriptor = unsafe { &*open.descriptor };
             let attrs =
                 unsafe { core::slice::from_raw_parts(descriptor.attrs, descriptor.attrs_len) };
             let span = SpanData {
-                span_context: open.context,
+                span_context,
                 parent_span_id: open.parent_span_id,
                 span_kind: span_kind(descriptor.kind),
                 name: descriptor.name.to_string(),

@@ -1,0 +1,192 @@
+//! Flavors on the hosts that ship: an output instrumented `--flavor outer`
+//! imports `wasi:otel/tracing@0.2.0-rc.2` exactly as tagged and nests on a
+//! host with Spin 4's rules ([`nebula_tests::spin_otel`]) as an `inner`
+//! output nests on Nebula's host: same results as the plain component,
+//! the same tree shape, every span inside the host's request span, no
+//! `on-end` without its `on-start`. The span runtime answers parents from
+//! its own stack, so a top-level call asks the host once.
+
+use nebula_component::{Options, OtelFlavor, instrument};
+use nebula_native::host::otel::Recorded;
+use nebula_tests::compose::plug;
+use nebula_tests::fixtures::{self, read};
+use nebula_tests::host::{Runner, ended};
+use nebula_tests::span_tree::tree;
+use nebula_tests::spin_otel::{SpinOtel, TRACING_RC2};
+use nebula_tests::values::all_same;
+use wasmtime::Result;
+use wasmtime::component::Val;
+
+const DESCRIBE: &str = "nebula:fixtures/frontend@0.1.0#describe";
+
+fn instrumented(path: &str, flavor: OtelFlavor) -> Vec<u8> {
+    let options = Options {
+        flavor,
+        ..Options::default()
+    };
+    instrument(&read(path), &options)
+        .unwrap_or_else(|e| panic!("instrumenting {path}: {e}"))
+        .component
+}
+
+/// front → back composed, plain and instrumented as a whole in `flavor`
+/// (one span runtime for every boundary of the output).
+fn front_back(flavor: OtelFlavor) -> Result<(Vec<u8>, Vec<u8>)> {
+    let plain = plug(&read(fixtures::CHAIN_FRONT), &[&read(fixtures::CHAIN_BACK)])?;
+    let options = Options {
+        flavor,
+        ..Options::default()
+    };
+    let traced = instrument(&plain, &options)?.component;
+    Ok((plain, traced))
+}
+
+fn ids(ids: &[u32]) -> Val {
+    Val::List(ids.iter().map(|i| Val::U32(*i)).collect())
+}
+
+/// The `wasi:otel` instance names `component` imports.
+fn otel_imports(component: &[u8]) -> Vec<String> {
+    let runner = Runner::new(component).expect("instantiates");
+    runner
+        .component()
+        .component_type()
+        .imports(nebula_tests::host::engine())
+        .map(|(name, _)| name.to_string())
+        .filter(|name| name.starts_with("wasi:otel/"))
+        .collect()
+}
+
+#[test]
+fn an_outer_output_imports_the_tagged_rc2_interface() -> Result<()> {
+    let traced = instrumented(fixtures::TYPES, OtelFlavor::Outer);
+    let imports = otel_imports(&traced);
+    assert!(imports.contains(&TRACING_RC2.to_string()), "{imports:?}");
+    assert!(
+        imports.iter().all(|name| name.ends_with("@0.2.0-rc.2")),
+        "{imports:?}"
+    );
+    // Exactly the tagged functions (no `inner`/`current` query).
+    let runner = Runner::new(&traced)?;
+    let engine = nebula_tests::host::engine();
+    let ty = runner.component().component_type();
+    let (_, tracing) = ty
+        .imports(engine)
+        .find(|(name, _)| *name == TRACING_RC2)
+        .expect("imports tracing");
+    let wasmtime::component::types::ComponentItem::ComponentInstance(instance) = tracing.ty else {
+        panic!("tracing is not an instance");
+    };
+    let functions: Vec<String> = instance
+        .exports(engine)
+        .filter(|(_, item)| {
+            matches!(
+                item.ty,
+                wasmtime::component::types::ComponentItem::ComponentFunc(_)
+            )
+        })
+        .map(|(name, _)| name.to_string())
+        .collect();
+    for name in &functions {
+        assert!(
+            ["on-start", "on-end", "outer-span-context"].contains(&name.as_str()),
+            "`{name}` is not in the tagged rc.2 interface: {functions:?}"
+        );
+    }
+    assert!(functions.contains(&"outer-span-context".to_string()));
+    Ok(())
+}
+
+#[test]
+fn outer_on_spins_rules_nests_as_inner_does_on_nebulas_host() -> Result<()> {
+    let args = [ids(&[1, 42, 2])];
+
+    let (plain, inner) = front_back(OtelFlavor::Inner)?;
+    let want = Runner::new(&plain)?.call(DESCRIBE, &args)?;
+    let mut on_nebula = Runner::new(&inner)?;
+    assert!(all_same(&want, &on_nebula.call(DESCRIBE, &args)?));
+    let inner_tree = tree(&on_nebula.take_spans());
+
+    let (_, outer) = front_back(OtelFlavor::Outer)?;
+    let mut on_spin = Runner::new(&outer)?;
+    let got = on_spin.call(DESCRIBE, &args)?;
+    assert!(all_same(&want, &got), "plain {want:?}, outer {got:?}");
+    assert!(on_nebula.spans().is_empty() && on_spin.spans().is_empty());
+    let spin = on_spin.spin();
+    let outer_tree = tree(spin.recorded());
+    assert_eq!(outer_tree, inner_tree);
+    assert!(
+        inner_tree
+            .matches("\n    nebula:fixtures/backend#lookup Server")
+            .count()
+            == 3,
+        "server → client → server nesting at every boundary:\n{inner_tree}"
+    );
+    // Everything inside the host's request span, nothing left open, and
+    // one host query for the whole call: nested parents come from the
+    // runtime's own stack.
+    let spans = ended(spin.recorded());
+    let root = spans.last().expect("spans");
+    assert_eq!(root.parent_span_id, spin.request().span_id);
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.span_context.trace_id == spin.request().trace_id)
+    );
+    assert!(spin.open().is_empty(), "{:?}", spin.open());
+    assert_eq!(spin.queries(), 1);
+    // Ends come in the reverse order of starts (stack discipline).
+    let mut stack = Vec::new();
+    for event in spin.recorded() {
+        match event {
+            Recorded::Started(cx) => stack.push(cx.span_id.clone()),
+            Recorded::Ended(span) => {
+                assert_eq!(stack.pop(), Some(span.span_context.span_id.clone()))
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_single_component_on_spins_rules_gives_the_plain_results() -> Result<()> {
+    let plain = read(fixtures::TYPES);
+    let traced = instrumented(fixtures::TYPES, OtelFlavor::Outer);
+    let mut want = Runner::new(&plain)?;
+    let mut runner = Runner::new(&traced)?;
+    let name = "nebula:fixtures/types@0.1.0#echo-string";
+    let args = [Val::String("héllo".into())];
+    assert!(all_same(
+        &want.call(name, &args)?,
+        &runner.call(name, &args)?
+    ));
+    let spin = runner.spin();
+    let spans = ended(spin.recorded());
+    assert_eq!(spans.len(), 1, "{spans:#?}");
+    assert_eq!(spans[0].name, "nebula:fixtures/types#echo-string");
+    assert_eq!(spans[0].parent_span_id, spin.request().span_id);
+    assert_eq!(spans[0].span_context.trace_id, spin.request().trace_id);
+    Ok(())
+}
+
+#[test]
+fn under_an_unsampled_request_nested_calls_make_no_host_call() -> Result<()> {
+    let (plain, outer) = front_back(OtelFlavor::Outer)?;
+    let args = [ids(&[1, 42, 2])];
+    let want = Runner::new(&plain)?.call(DESCRIBE, &args)?;
+    let mut runner = Runner::builder()
+        .spin(SpinOtel::with_request(
+            "0af7651916cd43dd8448eb211c80319c",
+            "b7ad6b7169203331",
+            false,
+        ))
+        .build(&outer)?;
+    for _ in 0..3 {
+        assert!(all_same(&want, &runner.call(DESCRIBE, &args)?));
+    }
+    let spin = runner.spin();
+    assert!(spin.recorded().is_empty(), "{:?}", spin.recorded());
+    // One query per top-level call; the calls nested in it ask nothing.
+    assert_eq!(spin.queries(), 3);
+    Ok(())
+}
