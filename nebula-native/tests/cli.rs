@@ -303,7 +303,7 @@ fn usage_errors_exit_2() {
     inputs(&dir);
     for args in [
         &["instrument"][..],
-        &["instrument", "in/sample.wasm", "--flavor", "outer"],
+        &["instrument", "in/sample.wasm", "--flavor", "sideways"],
         &["instrument", "in/sample.wasm", "--flavor", "current=1"],
         &["instrument", "in/sample.wasm", "--include", ""],
         &["instrument", "in/sample.wasm", "--bogus"],
@@ -350,6 +350,34 @@ fn flavor_current_is_passed_to_the_instrumenter() {
             assert!(run.stderr.contains(&e.to_string()), "{run:#?}");
         }
     }
+}
+
+#[test]
+fn flavor_outer_is_passed_to_the_instrumenter() {
+    let dir = scratch("flavor-outer");
+    inputs(&dir);
+    let run = run_in(
+        &dir,
+        &[
+            "instrument",
+            "in/small.wasm",
+            "-o",
+            "out",
+            "--flavor",
+            "outer",
+        ],
+    );
+    assert_code(&run, 0);
+    let options = Options {
+        flavor: nebula_component::OtelFlavor::Outer,
+        ..Options::default()
+    };
+    assert_outputs(&dir.join("out"), "small", &component(SMALL_WIT), &options);
+    let report = std::fs::read_to_string(dir.join("out/small.report.txt")).unwrap();
+    assert!(
+        report.contains("outer (wasi:otel/tracing@0.2.0-rc.2, outer-span-context)"),
+        "{report}"
+    );
 }
 
 #[test]

@@ -200,7 +200,11 @@ mod tests {
                 .unwrap_err()
                 .contains("current=0.2.0-rc.2")
         );
-        assert!(parse("outer").unwrap_err().contains("`inner` or `current"));
+        assert!(
+            parse("sideways")
+                .unwrap_err()
+                .contains("`inner`, `outer` or `current")
+        );
         assert!(parse("inner=1.0.0").is_err());
     }
 }
