@@ -193,7 +193,8 @@ fn main() -> anyhow::Result<()> {
 /// *Nested, unsampled*: each of `work-imports`' `tick` calls (import and
 /// export wrapped) runs inside the export's call under an unsampled parent,
 /// so the runtime answers its parent from its stack and makes no host
-/// call; *top-level, unsampled*: `work(n)` under an unsampled parent, one
+/// call (the figure: over the same call with only the export wrapped, per
+/// `tick`); *top-level, unsampled*: `work(n)` under an unsampled parent, one
 /// host query per call; *sampled*: `work(n)` with a span, against the
 /// hand-made span of `work-manual` (built for `inner`, the same guest in
 /// every row).
@@ -201,15 +202,14 @@ fn flavors(engine: &wasmtime::Engine, plain: &Component) -> anyhow::Result<()> {
     use nebula_component::OtelFlavor;
     let spans_bytes = std::fs::read(guests::SPANS)?;
     let imports_bytes = std::fs::read(guests::IMPORTS)?;
-    let plain_imports = Component::new(engine, &imports_bytes)?;
     let spans_call = |func| ("nebula:guests/spans@0.1.0", func, WORK);
     let imports_call = ("nebula:guests/imports@0.1.0", "work-imports", IMPORTS);
     let calls = CALLS / IMPORTS;
     let (none, _) = measure(engine, plain, spans_call("work"), CALLS, true)?;
     let (manual, _) = measure(engine, plain, spans_call("work-manual"), CALLS, true)?;
-    let (none_imports, _) = measure(engine, &plain_imports, imports_call, calls, false)?;
     println!(
-        "\nper flavor (the span runtime answers parents from its own stack), ns per call          over plain, median of {ROUNDS} rounds\n"
+        "\nper flavor (the span runtime answers parents from its own stack), \
+         ns per call over plain, median of {ROUNDS} rounds\n"
     );
     println!(
         "| flavor | nested call, unsampled | top-level call, unsampled | sampled automatic | automatic / manual |"
@@ -226,11 +226,20 @@ fn flavors(engine: &wasmtime::Engine, plain: &Component) -> anyhow::Result<()> {
         };
         let spans = nebula_component::instrument(&spans_bytes, &options)?.component;
         let spans = Component::new(engine, &spans)?;
-        let imports = nebula_component::instrument(&imports_bytes, &options)?.component;
-        let imports = Component::new(engine, &imports)?;
+        let imports = nebula_component::instrument(&imports_bytes, &options)?;
+        assert_eq!(imports.report.wrapped.len(), 2, "the export and the import");
+        let imports = Component::new(engine, &imports.component)?;
+        // The same with the import left alone: the export's own cost.
+        let export_only = Options {
+            exclude: vec![Pattern::new("*#tick")?],
+            ..options.clone()
+        };
+        let export_only = nebula_component::instrument(&imports_bytes, &export_only)?;
+        assert_eq!(export_only.report.wrapped.len(), 1, "the export alone");
+        let export_only = Component::new(engine, &export_only.component)?;
         let (nested, _) = measure(engine, &imports, imports_call, calls, false)?;
-        // The export's own span start is shared by the `IMPORTS` calls.
-        let nested = (nested - none_imports) / f64::from(IMPORTS);
+        let (outer_call, _) = measure(engine, &export_only, imports_call, calls, false)?;
+        let nested = (nested - outer_call) / f64::from(IMPORTS);
         let (top, _) = measure(engine, &spans, spans_call("work"), CALLS, false)?;
         let (sampled, _) = measure(engine, &spans, spans_call("work"), CALLS, true)?;
         println!(

@@ -14,7 +14,7 @@
 //!   invalid; a fresh span id; the parent's flags and trace-state), records
 //!   the start time and calls `on-start`. Under a valid parent that is not
 //!   sampled it makes no span, but keeps an entry on the stack, so calls
-//!   nested in it make no host call at all;
+//!   nested in it make no host call at all (and no entry: they get -1);
 //! - `end(handle, code, a, b, message)`: pops the entry; for a span, records
 //!   the end time, builds the `span-data` and calls `on-end`. Only spans
 //!   whose `on-start` was called are ever ended (Spin traps otherwise), and
@@ -146,9 +146,8 @@ struct Open {
     /// The wrapped function's descriptor; null for a call that made no span
     /// (its parent is not sampled).
     descriptor: *const Descriptor,
-    /// The span's context, or the unsampled parent's for no span (`None`:
-    /// the same as the entry below's).
-    context: Option<SpanContext>,
+    /// The span's context, or the unsampled parent's for no span.
+    context: SpanContext,
     parent_span_id: String,
     start: Datetime,
     /// The arena's mark once this span's own data is allocated: what a
@@ -166,24 +165,6 @@ const NO_TIME: Datetime = Datetime {
     seconds: 0,
     nanoseconds: 0,
 };
-
-/// The context of the entry at `depth` or, if it has none of its own, of
-/// the nearest one below that has (the bottom entry always has one).
-///
-/// # Safety
-///
-/// The entries up to `depth` are open.
-#[allow(static_mut_refs)]
-unsafe fn context_below(depth: usize) -> &'static SpanContext {
-    let mut at = depth;
-    loop {
-        let open = unsafe { OPEN[at].assume_init_ref() };
-        match &open.context {
-            Some(context) => return context,
-            None => at -= 1,
-        }
-    }
-}
 
 /// Frees everything allocated since the innermost open span (below
 /// `depth`) started: the data of spans that ended, strings lowered for
@@ -266,8 +247,9 @@ struct Runtime;
 
 impl Guest for Runtime {
     /// Starts a span for the function `descriptor` describes; returns the
-    /// handle to pass to `end` (also for a call that makes no span under an
-    /// unsampled parent; -1 when too many spans are open).
+    /// handle to pass to `end` (also for the outermost call that makes no
+    /// span under an unsampled parent); -1 for the calls nested in that
+    /// one, and when too many spans are open.
     #[allow(static_mut_refs)]
     fn start(descriptor: u32) -> i32 {
         let depth = unsafe { OPEN_DEPTH };
@@ -279,23 +261,16 @@ impl Guest for Runtime {
             let top = unsafe { OPEN[depth - 1].assume_init_ref() };
             if top.descriptor.is_null() {
                 // Nested in a call under an unsampled parent: no span, no
-                // host call, nothing copied; the entry below keeps the
-                // context.
-                unsafe {
-                    OPEN[depth].write(Open {
-                        descriptor: core::ptr::null(),
-                        context: None,
-                        parent_span_id: String::new(),
-                        start: NO_TIME,
-                        top: top.top,
-                    });
-                    OPEN_DEPTH = depth + 1;
-                }
-                return depth as i32;
+                // host call, no entry (the one below keeps the context
+                // for the calls inside), and no `end` call (the proxy
+                // skips it for -1).
+                return -1;
             }
         }
         let parent = match depth.checked_sub(1) {
-            Some(top) if kind & ASK_HOST_FOR_PARENT == 0 => unsafe { context_below(top) }.clone(),
+            Some(top) if kind & ASK_HOST_FOR_PARENT == 0 => {
+                unsafe { OPEN[top].assume_init_ref() }.context.clone()
+            }
             _ => tracing::inner_span_context(),
         };
         let valid = is_valid_id(&parent.trace_id) && is_valid_id(&parent.span_id);
@@ -308,7 +283,7 @@ impl Guest for Runtime {
             unsafe {
                 OPEN[depth].write(Open {
                     descriptor: core::ptr::null(),
-                    context: Some(parent),
+                    context: parent,
                     parent_span_id: String::new(),
                     start: NO_TIME,
                     top: nebula_arena::mark(),
@@ -340,7 +315,7 @@ impl Guest for Runtime {
         unsafe {
             OPEN[depth].write(Open {
                 descriptor: descriptor as *const Descriptor,
-                context: Some(context),
+                context,
                 parent_span_id,
                 start,
                 top: nebula_arena::mark(),
@@ -361,19 +336,20 @@ impl Guest for Runtime {
             OPEN_DEPTH = handle as usize;
             OPEN[handle as usize].assume_init_read()
         };
-        let (false, Some(span_context)) = (open.descriptor.is_null(), open.context) else {
+        if open.descriptor.is_null() {
             // No span was made (unsampled parent): nothing to end.
+            drop(open);
             drop(message);
             unsafe { release_above(handle as usize) };
             return;
-        };
+        }
         let end_time = wall_clock::now();
         {
             let descriptor = unsafe { &*open.descriptor };
             let attrs =
                 unsafe { core::slice::from_raw_parts(descriptor.attrs, descriptor.attrs_len) };
             let span = SpanData {
-                span_context,
+                span_context: open.context,
                 parent_span_id: open.parent_span_id,
                 span_kind: span_kind(descriptor.kind),
                 name: descriptor.name.to_string(),
