@@ -188,3 +188,24 @@ fn a_javascript_component_keeps_its_exports_and_imports() -> Result<()> {
     );
     keeps_exports_and_imports(&plain, &out.component)
 }
+
+/// Through `nebula.wasm` (whose native shim hands the guest each input's
+/// skeleton and puts the modules back), both toolchains' components come
+/// out byte for byte as the native library makes them.
+#[test]
+fn through_nebula_wasm_the_outputs_are_the_native_ones() -> Result<()> {
+    let nebula = nebula_native::nebula_wasm::NebulaWasm::embedded()?;
+    for (name, plain) in [
+        ("python", toolchains::python_component()?),
+        ("javascript", toolchains::javascript_component()?),
+    ] {
+        let native = instrument(&plain, &Options::default())?;
+        let wasm = nebula.instrument(&plain, &Options::default())?;
+        assert!(
+            wasm.component == native.component,
+            "{name}: nebula.wasm's output differs from the native output"
+        );
+        assert_eq!(wasm.report, native.report, "{name}");
+    }
+    Ok(())
+}
