@@ -88,14 +88,7 @@ impl<'a> Skeleton<'a> {
                     unchecked_range, ..
                 } => {
                     let mut module = stand_in::module(&real[usize_range(unchecked_range)])?;
-                    let number = u32::try_from(self.modules.len()).expect("< 2^32 modules");
-                    let mut mark = Vec::new();
-                    number.encode(&mut mark);
-                    wasm_encoder::CustomSection {
-                        name: Cow::Borrowed(MARK),
-                        data: Cow::Owned(mark),
-                    }
-                    .append_to(&mut module);
+                    stand_in::append_mark(&mut module, MARK, self.modules.len());
                     RawSection {
                         id: ComponentSectionId::CoreModule as u8,
                         data: &module,

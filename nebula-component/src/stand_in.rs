@@ -48,14 +48,7 @@ impl<'a> StandIns<'a> {
     /// in the output.
     pub(crate) fn add(&mut self, real: &'a [u8]) -> Result<Vec<u8>, Error> {
         let mut stand_in = of(real).map_err(|e| Error::internal("making a stand-in", e))?;
-        let number = u32::try_from(self.entries.len()).expect("fewer than 2^32 components");
-        let mut mark = Vec::new();
-        number.encode(&mut mark);
-        wasm_encoder::CustomSection {
-            name: Cow::Borrowed(MARK),
-            data: Cow::Owned(mark),
-        }
-        .append_to(&mut stand_in);
+        append_mark(&mut stand_in, MARK, self.entries.len());
         self.entries.push((stand_in.clone(), real));
         Ok(stand_in)
     }
@@ -102,6 +95,21 @@ impl<'a> StandIns<'a> {
         })?;
         Ok(out)
     }
+}
+
+/// Appends the custom section `name` holding `number` to the module or
+/// component `bytes`: what makes each stand-in (and each skeleton module)
+/// unique and findable.
+pub(crate) fn append_mark(bytes: &mut Vec<u8>, name: &str, number: usize) {
+    let mut data = Vec::new();
+    u32::try_from(number)
+        .expect("fewer than 2^32 marked parts")
+        .encode(&mut data);
+    wasm_encoder::CustomSection {
+        name: Cow::Borrowed(name),
+        data: Cow::Owned(data),
+    }
+    .append_to(bytes);
 }
 
 /// A stand-in for the (valid) component `bytes`, not numbered: for the

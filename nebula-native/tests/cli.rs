@@ -320,64 +320,38 @@ fn usage_errors_exit_2() {
     assert!(!dir.join("tmp").exists(), "a usage error wrote nothing");
 }
 
+/// `--flavor` reaches the instrumenter: the outputs are the library's with
+/// that flavor, and the report names it.
 #[test]
-fn flavor_current_is_passed_to_the_instrumenter() {
-    let dir = scratch("flavor");
-    inputs(&dir);
-    let run = run_in(
-        &dir,
-        &[
-            "instrument",
-            "in/small.wasm",
-            "-o",
-            "out",
-            "--flavor",
+fn flavors_are_passed_to_the_instrumenter() {
+    use nebula_component::OtelFlavor;
+    for (arg, flavor, reported) in [
+        (
             "current=0.2.0-rc.3",
-        ],
-    );
-    let options = Options {
-        flavor: nebula_component::OtelFlavor::Current("0.2.0-rc.3".into()),
-        ..Options::default()
-    };
-    match nebula_component::instrument(&component(SMALL_WIT), &options) {
-        Ok(_) => {
-            assert_code(&run, 0);
-            assert_outputs(&dir.join("out"), "small", &component(SMALL_WIT), &options);
-        }
-        // The library may not support that flavor yet: the CLI says so.
-        Err(e) => {
-            assert_code(&run, 1);
-            assert!(run.stderr.contains(&e.to_string()), "{run:#?}");
-        }
-    }
-}
-
-#[test]
-fn flavor_outer_is_passed_to_the_instrumenter() {
-    let dir = scratch("flavor-outer");
-    inputs(&dir);
-    let run = run_in(
-        &dir,
-        &[
-            "instrument",
-            "in/small.wasm",
-            "-o",
-            "out",
-            "--flavor",
+            OtelFlavor::Current("0.2.0-rc.3".into()),
+            "current (wasi:otel/tracing@0.2.0-rc.3, current-span-context)",
+        ),
+        (
             "outer",
-        ],
-    );
-    assert_code(&run, 0);
-    let options = Options {
-        flavor: nebula_component::OtelFlavor::Outer,
-        ..Options::default()
-    };
-    assert_outputs(&dir.join("out"), "small", &component(SMALL_WIT), &options);
-    let report = std::fs::read_to_string(dir.join("out/small.report.txt")).unwrap();
-    assert!(
-        report.contains("outer (wasi:otel/tracing@0.2.0-rc.2, outer-span-context)"),
-        "{report}"
-    );
+            OtelFlavor::Outer,
+            "outer (wasi:otel/tracing@0.2.0-rc.2, outer-span-context)",
+        ),
+    ] {
+        let dir = scratch(&format!("flavor-{}", arg.replace(['=', '.'], "-")));
+        inputs(&dir);
+        let run = run_in(
+            &dir,
+            &["instrument", "in/small.wasm", "-o", "out", "--flavor", arg],
+        );
+        assert_code(&run, 0);
+        let options = Options {
+            flavor,
+            ..Options::default()
+        };
+        assert_outputs(&dir.join("out"), "small", &component(SMALL_WIT), &options);
+        let report = std::fs::read_to_string(dir.join("out/small.report.txt")).unwrap();
+        assert!(report.contains(reported), "{arg}: {report}");
+    }
 }
 
 #[test]

@@ -4,9 +4,9 @@
 //!
 //! - `outer-span-context` returns the host's own current span (the
 //!   request's), never a guest's;
-//! - `on-start` records the guest's span, so that a span the host makes
-//!   later ([`SpinOtel::host_span`], as Spin does for outbound HTTP or
-//!   key-value) is parented under the innermost started guest span;
+//! - `on-start` records the guest's span ([`SpinOtel::open`]: what Spin
+//!   parents its own later spans, outbound HTTP or key-value, under; this
+//!   host makes none);
 //! - `on-end` of a span that was never started traps the guest.
 //!
 //! The outputs of `--flavor outer` must nest correctly on it.
@@ -24,7 +24,6 @@ pub struct SpinOtel {
     request: SpanContext,
     started: Vec<SpanContext>,
     recorded: Vec<Recorded>,
-    host_spans: Vec<(String, String)>,
     queries: usize,
 }
 
@@ -46,7 +45,6 @@ impl SpinOtel {
             },
             started: Vec::new(),
             recorded: Vec::new(),
-            host_spans: Vec::new(),
             queries: 0,
         }
     }
@@ -69,20 +67,6 @@ impl SpinOtel {
     /// Guest spans started and not ended.
     pub fn open(&self) -> &[SpanContext] {
         &self.started
-    }
-
-    /// Makes a host span named `name` (as Spin does for a host call made
-    /// by the guest), parented under the innermost started guest span, or
-    /// the request span; returns its parent's span id.
-    pub fn host_span(&mut self, name: &str) -> String {
-        let parent = self.started.last().unwrap_or(&self.request).span_id.clone();
-        self.host_spans.push((name.to_string(), parent.clone()));
-        parent
-    }
-
-    /// The host spans made so far: (name, parent span id).
-    pub fn host_spans(&self) -> &[(String, String)] {
-        &self.host_spans
     }
 
     fn on_start(&mut self, context: SpanContext) {
