@@ -94,13 +94,17 @@ fn discover(fixtures_dir: &Path) -> Vec<Fixture> {
 /// Asks cargo to rerun this script when a fixture's manifest, source or
 /// WIT changes.
 fn rerun_if_changed(fixtures_dir: &Path, fixtures: &[Fixture]) {
-    // `support/`: crates the fixtures share (hand-made spans).
-    for path in ["Cargo.toml", "Cargo.lock", "wit", "support"] {
+    // `support/`: crates the fixtures share (hand-made spans);
+    // `wit-otel-rc2/`: the upstream tag some of them import.
+    for path in ["Cargo.toml", "Cargo.lock", "wit", "support", "wit-otel-rc2"] {
         watch(&fixtures_dir.join(path));
     }
     for f in fixtures {
         let dir = fixtures_dir.join(&f.name);
         watch(&dir.join("Cargo.toml"));
         watch(&dir.join("src"));
+        if dir.join("wit").is_dir() {
+            watch(&dir.join("wit"));
+        }
     }
 }

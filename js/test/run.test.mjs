@@ -18,6 +18,7 @@ import { nativeFile } from './native.mjs';
 const RUN_DIR = join(JS_DIR, 'dist', 'run');
 let plain;
 let traced;
+let outer;
 
 /** Transpiles `bytes` (wasi:otel mapped to the JS host) and imports it. */
 async function load(name, bytes) {
@@ -35,6 +36,7 @@ before(async () => {
   assert.equal(out.report.components.length, 3);
   plain = await load('chain-plain', input);
   traced = await load('chain-traced', out.component);
+  outer = await load('chain-outer', (await instrument(input, { flavor: 'outer' })).component);
   defaultHost.take();
 });
 
@@ -86,10 +88,7 @@ test('describe: same answer, a server span with client → server at each inner 
   assert.equal(attrs['wasm.function'], '"describe"');
 });
 
-test('describe, instrumented `outer`: the same answer and the same tree as `inner`', async () => {
-  const input = nativeFile('inputs/chain.wasm');
-  const out = await instrument(input, { flavor: 'outer' });
-  const outer = await load('chain-outer', out.component);
+test('describe, instrumented `outer`: the same answer and the same tree as `inner`', () => {
   defaultHost.take();
   const want = plain.frontend.describe([1, 42]);
   defaultHost.take();
@@ -120,6 +119,20 @@ test("restock: the middle's hand-made span nests between its server and client s
       `          ${store} server`,
     ].join('\n'),
   );
+  assertOneTrace(spans);
+});
+
+test("restock, instrumented `outer`: the middle's own wasi:otel is served inside the output, the tree is `inner`'s", () => {
+  defaultHost.take();
+  const want = plain.frontend.restock(['x', 'y']);
+  defaultHost.take();
+  assert.deepEqual(traced.frontend.restock(['x', 'y']), want);
+  const innerSpans = defaultHost.take();
+  assert.deepEqual(outer.frontend.restock(['x', 'y']), want);
+  const spans = defaultHost.take();
+  assert.equal(defaultHost.stack.length, 0, 'every span ended');
+  assert.equal(formatTree(spans, { durations: false }), formatTree(innerSpans, { durations: false }));
+  assert.ok(spans.some((s) => s.name === 'middle-store'), formatTree(spans, { durations: false }));
   assertOneTrace(spans);
 });
 

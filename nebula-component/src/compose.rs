@@ -39,11 +39,14 @@ mod borrows;
 mod graph;
 mod labels;
 mod nested;
+mod served;
 mod shared;
 mod uses;
 mod world_types;
 
 pub(crate) use nested::Composition;
+pub use served::Served;
+use served::ServedBy;
 pub(crate) use shared::SharedImports;
 
 use std::collections::{HashMap, HashSet};
@@ -63,7 +66,8 @@ use crate::wit_sources::SPANS_INTERFACE;
 /// Composes `target` (the target's stand-in; `top`, the real target's top
 /// level) with its import proxy and export proxy (either may be absent),
 /// and with the span `runtime` component when given (otherwise the result
-/// imports `nebula:spans`).
+/// imports `nebula:spans`), which also serves the target's `wasi:otel`
+/// imports that `served` names.
 pub(crate) fn compose(
     target: &[u8],
     top: &TopLevel<'_>,
@@ -71,7 +75,9 @@ pub(crate) fn compose(
     import_proxy: Option<&Proxy>,
     export_proxy: Option<&Proxy>,
     runtime: Option<&[u8]>,
+    served: &Served,
 ) -> Result<Vec<u8>, Error> {
+    let served = |name: &str| runtime.and(served.get(name));
     // The target's own export order (the decoded world may list anonymous
     // interfaces after functions).
     let order: Vec<&str> = top.export_names().collect();
@@ -138,7 +144,11 @@ pub(crate) fn compose(
     // What every part imports from the host, in the order the parts are
     // wired, so each name gets one type all of them accept.
     let target_imports = wiring.graph.package_imports(target_pkg);
-    let mut wanted = target_imports.clone();
+    let mut wanted: Vec<_> = target_imports
+        .iter()
+        .filter(|(name, _)| served(name).is_none())
+        .cloned()
+        .collect();
     for pkg in [runtime_pkg, import_pkg].into_iter().flatten() {
         wanted.extend(wiring.graph.package_imports(pkg));
     }
@@ -155,13 +165,20 @@ pub(crate) fn compose(
     wiring.graph.share(&wanted)?;
 
     for (name, kind) in &target_imports {
-        wiring.import(name, *kind)?;
+        if served(name).is_none() {
+            wiring.import(name, *kind)?;
+        }
     }
-    if let Some(pkg) = runtime_pkg {
-        let spans = graph::instantiate_runtime(&mut wiring, pkg)?;
-        // Every proxy's import of `nebula:spans` gets the runtime's export.
-        wiring.graph.define(SPANS_INTERFACE, spans);
-    }
+    let runtime_node = match runtime_pkg {
+        Some(pkg) => {
+            let node = graph::instantiate_runtime(&mut wiring, pkg)?;
+            // Every proxy's import of `nebula:spans` gets the runtime's export.
+            let spans = wiring.graph.alias(node, SPANS_INTERFACE)?;
+            wiring.graph.define(SPANS_INTERFACE, spans);
+            Some(node)
+        }
+        None => None,
+    };
     let import_node = match import_pkg {
         Some(pkg) => {
             let node = wiring.graph.graph.instantiate(pkg);
@@ -176,8 +193,9 @@ pub(crate) fn compose(
 
     let target = wiring.graph.graph.instantiate(target_pkg);
     for (name, kind) in target_imports {
-        let arg = match import_node {
-            Some(node) if wrapped_imports.contains(name.as_str()) => {
+        let arg = match (import_node, served(&name).zip(runtime_node)) {
+            (_, Some((by, runtime))) => graph::served(&mut wiring, runtime, by, kind)?,
+            (Some(node), _) if wrapped_imports.contains(name.as_str()) => {
                 wiring.graph.alias(node, &name)?
             }
             _ => wiring.import(&name, kind)?,

@@ -85,6 +85,7 @@ fn boundary_of(
         import_proxy.as_ref(),
         export_proxy.as_ref(),
         runtime_here(runtime, flavor, finish)?.as_deref(),
+        runtime.served(),
     )?;
     let wit = [import_proxy, export_proxy]
         .into_iter()
@@ -137,6 +138,7 @@ fn inside(
         &plan.stand_in,
         &replaced,
         runtime_here(runtime, flavor, finish)?.as_deref(),
+        runtime.served(),
     )?;
     compose::validate(&bytes)?;
     Ok((bytes, report))

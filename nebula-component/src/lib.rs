@@ -64,23 +64,33 @@ pub struct Instrumented {
 pub fn instrument(component: &[u8], options: &Options) -> Result<Instrumented, Error> {
     let input = input::Input::read(component)?;
     wit_sources::check_flavor(&options.flavor)?;
-    // A component that talks to `wasi:otel` itself makes spans only the
-    // host sees, so the span runtime asks the host for every parent, in
-    // the flavors whose query answers the innermost span. (`outer`'s
-    // answers only the host's own span: there the stack is the truth.)
-    let makes_own_spans = input
+    let imports_otel = input
         .top
         .imports
         .iter()
-        .any(|import| import.name.starts_with("wasi:otel/tracing@"))
-        && !matches!(options.flavor, OtelFlavor::Outer);
+        .any(|import| import.name.starts_with("wasi:otel/"));
     let mut stand_ins = stand_in::StandIns::default();
     let plan = plan::Plan::new(input.bytes, input.top, options, &mut stand_ins)?;
     let mut runtime = proxy::SpanRuntime::new()?;
-    if makes_own_spans {
-        runtime.descriptors().ask_host_for_parents();
+    if imports_otel {
+        // A component that talks to `wasi:otel` itself is served by the
+        // span runtime where the types allow (`compose::Served`). One that
+        // is not makes spans only the host sees, so the runtime asks the
+        // host for every parent, in the flavors whose query answers the
+        // innermost span. (`outer`'s answers only the host's own span:
+        // there the stack is the truth.)
+        let served =
+            compose::Served::decide(plan.stand_in(), &runtime.component(&options.flavor)?)?;
+        if served.leaves_tracing_to_host() && !matches!(options.flavor, OtelFlavor::Outer) {
+            runtime.descriptors().ask_host_for_parents();
+        }
+        runtime.serve(served);
     }
-    let (bytes, report) = emit::emit(&plan, &options.flavor, &mut runtime, emit::Finish::Output)?;
+    let (bytes, mut report) =
+        emit::emit(&plan, &options.flavor, &mut runtime, emit::Finish::Output)?;
+    if runtime.is_used() {
+        report.skipped.extend(runtime.served().describe());
+    }
     Ok(Instrumented {
         component: stand_ins.splice(&bytes)?,
         report,

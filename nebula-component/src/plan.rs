@@ -55,6 +55,14 @@ pub(crate) struct Part<'a> {
 }
 
 impl<'a> Plan<'a> {
+    /// The stand-in of the whole component.
+    pub(crate) fn stand_in(&self) -> &[u8] {
+        match self {
+            Plan::Boundary(boundary) => &boundary.stand_in,
+            Plan::Composition(composition) => &composition.stand_in,
+        }
+    }
+
     /// Plans the valid component `bytes`, whose top level is `top`.
     pub(crate) fn new(
         bytes: &'a [u8],

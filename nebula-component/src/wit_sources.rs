@@ -1,6 +1,7 @@
 //! The WIT of the span runtime's imports (`wasi:otel`, the clock and the
-//! random source) and of `nebula:spans`, which connects every proxy to the
-//! runtime, embedded from the repository's `wit/`. A flavor's `wasi:otel`
+//! random source), of `nebula:spans`, which connects every proxy to the
+//! runtime, and of `nebula:served-otel`, the `wasi:otel/tracing` it serves
+//! to components of its output, embedded from the repository's `wit/`. A flavor's `wasi:otel`
 //! is the embedded one with the parsed `Resolve` edited ([`Edits`]): its
 //! version, and the context queries it has.
 
@@ -39,6 +40,10 @@ const PACKAGES: &[(&str, &str)] = &[
             include_str!("../../wit/deps/otel/world.wit"),
         ),
     ),
+    (
+        "wit/deps/served-otel/served.wit",
+        include_str!("../../wit/deps/served-otel/served.wit"),
+    ),
 ];
 
 /// The name proxies import the span runtime by, and the runtime exports.
@@ -54,6 +59,9 @@ pub(crate) struct RuntimeImports {
     pub interfaces: Vec<InterfaceId>,
     /// `nebula:spans/spans`, what the runtime exports and proxies import.
     pub spans: InterfaceId,
+    /// `nebula:served-otel`'s interfaces, which the runtime exports for the
+    /// components of its output that import `wasi:otel/tracing` themselves.
+    pub served: Vec<InterfaceId>,
     /// The core (legacy `module#name`) names of the `wasi:otel` functions
     /// the prebuilt span runtime imports (the `inner` flavor's), to the
     /// flavor's.
@@ -92,10 +100,15 @@ impl RuntimeImports {
             tracing,
         ];
         let spans = interface(&resolve, "nebula:spans@0.1.0", "spans")?;
+        let served = ["tracing", "tracing-inner"]
+            .into_iter()
+            .map(|name| interface(&resolve, "nebula:served-otel@0.1.0", name))
+            .collect::<Result<_, _>>()?;
         Ok(RuntimeImports {
             resolve,
             interfaces,
             spans,
+            served,
             renames,
         })
     }

@@ -158,9 +158,13 @@ impl RunnerBuilder {
         store.limiter(|s| &mut s.memory);
         let mut linker = linker()?;
         for (instance, func, body) in self.host_fns {
+            // The rc.2 host makes a span of its own for each call, as Spin
+            // does for outbound requests.
+            let span = format!("host {instance}#{func}");
             linker
                 .instance(&instance)?
-                .func_new(&func, move |_, _, params, results| {
+                .func_new(&func, move |mut cx, _, params, results| {
+                    cx.data_mut().spin.host_span(&span);
                     for (slot, value) in results.iter_mut().zip(body(params)) {
                         *slot = value;
                     }

@@ -59,6 +59,21 @@ impl Shape {
 /// `wit/deps`, the fixtures' `nebula:fixtures` package and `EXTRA_WIT`)
 /// with the core module `wat`.
 pub fn component(wit: &str, wat: &str, encoding: StringEncoding) -> anyhow::Result<Vec<u8>> {
+    build(&[], wit, wat, encoding)
+}
+
+/// As [`component`] (UTF-8), with the packages `extra` (WIT sources)
+/// besides: for worlds importing packages of their own.
+pub fn component_with(extra: &[&str], wit: &str, wat: &str) -> anyhow::Result<Vec<u8>> {
+    build(extra, wit, wat, StringEncoding::UTF8)
+}
+
+fn build(
+    extra: &[&str],
+    wit: &str,
+    wat: &str,
+    encoding: StringEncoding,
+) -> anyhow::Result<Vec<u8>> {
     let mut resolve = Resolve::default();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for dir in [
@@ -69,7 +84,7 @@ pub fn component(wit: &str, wat: &str, encoding: StringEncoding) -> anyhow::Resu
     ] {
         resolve.push_dir(root.join(dir))?;
     }
-    for (i, source) in EXTRA_WIT.iter().enumerate() {
+    for (i, source) in EXTRA_WIT.iter().chain(extra).enumerate() {
         resolve.push_str(format!("extra{i}.wit"), source)?;
     }
     let package = resolve.push_str("shape.wit", wit)?;

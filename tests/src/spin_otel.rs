@@ -4,14 +4,18 @@
 //!
 //! - `outer-span-context` returns the host's own current span (the
 //!   request's), never a guest's;
-//! - `on-start` records the guest's span ([`SpinOtel::open`]: what Spin
-//!   parents its own later spans, outbound HTTP or key-value, under; this
-//!   host makes none);
+//! - `on-start` records the guest's span ([`SpinOtel::open`]), and spans
+//!   the host makes later (Spin's outbound HTTP or key-value spans; here,
+//!   one for every call of a function a test defines, see
+//!   [`SpinOtel::host_span`]) are re-parented under the innermost guest
+//!   span started and not ended;
 //! - `on-end` of a span that was never started traps the guest.
 //!
 //! The outputs of `--flavor outer` must nest correctly on it.
 
-use nebula_native::host::otel::{Recorded, SpanContext, SpanData, TraceFlags};
+use nebula_native::host::otel::{
+    Datetime, InstrumentationScope, Recorded, SpanContext, SpanData, SpanKind, Status, TraceFlags,
+};
 use wasmtime::component::Linker;
 use wasmtime::{Result, bail};
 
@@ -25,6 +29,7 @@ pub struct SpinOtel {
     started: Vec<SpanContext>,
     recorded: Vec<Recorded>,
     queries: usize,
+    host_spans: u64,
 }
 
 impl SpinOtel {
@@ -46,6 +51,7 @@ impl SpinOtel {
             started: Vec::new(),
             recorded: Vec::new(),
             queries: 0,
+            host_spans: 0,
         }
     }
 
@@ -67,6 +73,48 @@ impl SpinOtel {
     /// Guest spans started and not ended.
     pub fn open(&self) -> &[SpanContext] {
         &self.started
+    }
+
+    /// Makes a span of the host's own, named `name` (as Spin does for an
+    /// outbound HTTP request made during a guest call): a client span
+    /// whose parent is the innermost guest span started and not ended (the
+    /// request span when none is), recorded as started and ended.
+    pub fn host_span(&mut self, name: &str) {
+        let parent = self.started.last().unwrap_or(&self.request).clone();
+        self.host_spans += 1;
+        let context = SpanContext {
+            trace_id: parent.trace_id.clone(),
+            span_id: format!("{:016x}", 0x5b1a_0000_0000_0000u64 + self.host_spans),
+            trace_flags: parent.trace_flags,
+            is_remote: false,
+            trace_state: Vec::new(),
+        };
+        let now = Datetime {
+            seconds: 0,
+            nanoseconds: 0,
+        };
+        self.recorded.push(Recorded::Started(context.clone()));
+        self.recorded.push(Recorded::Ended(SpanData {
+            span_context: context,
+            parent_span_id: parent.span_id,
+            span_kind: SpanKind::Client,
+            name: name.to_string(),
+            start_time: now,
+            end_time: now,
+            attributes: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope {
+                name: "spin".into(),
+                version: None,
+                schema_url: None,
+                attributes: Vec::new(),
+            },
+            dropped_attributes: 0,
+            dropped_events: 0,
+            dropped_links: 0,
+        }));
     }
 
     fn on_start(&mut self, context: SpanContext) {

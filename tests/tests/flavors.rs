@@ -4,13 +4,16 @@
 //! output nests on Nebula's host: same results as the plain component,
 //! the same tree shape, every span inside the host's request span, no
 //! `on-end` without its `on-start`. The span runtime answers parents from
-//! its own stack, so a top-level call asks the host once.
+//! its own stack, so a top-level call asks the host once, and it serves the
+//! `wasi:otel` a component of the output imports itself, so hand-made spans
+//! nest between Nebula's on that host too.
 
 use nebula_component::{Options, OtelFlavor, instrument};
 use nebula_native::host::otel::Recorded;
-use nebula_tests::compose::plug;
+use nebula_tests::compose::{chain, plug};
 use nebula_tests::fixtures::{self, read};
 use nebula_tests::host::{Runner, ended};
+use nebula_tests::shapes;
 use nebula_tests::span_tree::tree;
 use nebula_tests::spin_otel::{SpinOtel, TRACING_RC2};
 use nebula_tests::values::all_same;
@@ -47,9 +50,9 @@ fn ids(ids: &[u32]) -> Val {
 
 /// The `wasi:otel` instance names `component` imports.
 fn otel_imports(component: &[u8]) -> Vec<String> {
-    let runner = Runner::new(component).expect("instantiates");
-    runner
-        .component()
+    let engine = nebula_tests::host::engine();
+    wasmtime::component::Component::new(engine, component)
+        .expect("compiles")
         .component_type()
         .imports(nebula_tests::host::engine())
         .map(|(name, _)| name.to_string())
@@ -188,5 +191,194 @@ fn under_an_unsampled_request_nested_calls_make_no_host_call() -> Result<()> {
     assert!(spin.recorded().is_empty(), "{:?}", spin.recorded());
     // One query per top-level call; the calls nested in it ask nothing.
     assert_eq!(spin.queries(), 3);
+    Ok(())
+}
+
+/// front → middle → back composed, the middle instrumented by hand through
+/// `wasi:otel@0.3.0`, plain and instrumented as a whole in `flavor`.
+fn three_chain(flavor: OtelFlavor) -> Result<(Vec<u8>, Vec<u8>)> {
+    let plain = chain(&[
+        &read(fixtures::CHAIN_FRONT),
+        &read(fixtures::CHAIN_MIDDLE),
+        &read(fixtures::CHAIN_BACK),
+    ])?;
+    let options = Options {
+        flavor,
+        ..Options::default()
+    };
+    let traced = instrument(&plain, &options)?.component;
+    Ok((plain, traced))
+}
+
+/// The tree one `restock` call of the three-component chain gives: the
+/// middle's hand-made span between its server and client spans.
+const RESTOCK_TREE: &str = "nebula:fixtures/frontend#restock Server
+  nebula:fixtures/backend#store Client
+    nebula:fixtures/backend#store Server
+      middle-store Internal
+        nebula:fixtures/backend#store Client
+          nebula:fixtures/backend#store Server
+";
+
+const RESTOCK: &str = "nebula:fixtures/frontend@0.1.0#restock";
+
+fn names(names: &[&str]) -> Val {
+    Val::List(names.iter().map(|n| Val::String((*n).into())).collect())
+}
+
+/// Checks that `events` end every span in the reverse order of its start.
+fn assert_stack_order(events: &[Recorded]) {
+    let mut stack = Vec::new();
+    for event in events {
+        match event {
+            Recorded::Started(cx) => stack.push(cx.span_id.clone()),
+            Recorded::Ended(span) => {
+                assert_eq!(stack.pop(), Some(span.span_context.span_id.clone()))
+            }
+        }
+    }
+    assert!(stack.is_empty(), "left open: {stack:?}");
+}
+
+#[test]
+fn a_hand_instrumented_middle_nests_on_spins_rules_as_on_nebulas_host() -> Result<()> {
+    let args = [names(&["x", "y"])];
+    let (plain, inner) = three_chain(OtelFlavor::Inner)?;
+    let want = Runner::new(&plain)?.call(RESTOCK, &args)?;
+
+    // `inner` on Nebula's host.
+    let mut on_nebula = Runner::new(&inner)?;
+    assert!(all_same(&want, &on_nebula.call(RESTOCK, &args)?));
+    assert_eq!(tree(&on_nebula.take_spans()), RESTOCK_TREE);
+    assert!(otel_imports(&inner).iter().all(|n| n.ends_with("@0.3.0")));
+
+    // `outer` on Spin's rules: the middle's own `wasi:otel@0.3.0` is served
+    // by the span runtime, so the output imports only the tagged rc.2 and
+    // the hand-made span nests where it does on Nebula's host.
+    let (_, outer) = three_chain(OtelFlavor::Outer)?;
+    let imports = otel_imports(&outer);
+    assert!(
+        imports.iter().all(|n| n.ends_with("@0.2.0-rc.2")),
+        "{imports:?}"
+    );
+    let mut on_spin = Runner::new(&outer)?;
+    let got = on_spin.call(RESTOCK, &args)?;
+    assert!(all_same(&want, &got), "plain {want:?}, outer {got:?}");
+    assert!(on_spin.spans().is_empty(), "nothing reaches the 0.3.0 host");
+    let spin = on_spin.spin();
+    assert_eq!(tree(spin.recorded()), RESTOCK_TREE);
+    let spans = ended(spin.recorded());
+    assert_eq!(
+        spans.last().expect("spans").parent_span_id,
+        spin.request().span_id
+    );
+    assert!(spin.open().is_empty(), "{:?}", spin.open());
+    assert_eq!(spin.queries(), 1, "one host query for the top-level call");
+    assert_stack_order(spin.recorded());
+    Ok(())
+}
+
+/// The tree one `work` call of `manual-outer` instrumented gives.
+const MANUAL_OUTER_TREE: &str = "nebula:fixtures-rc2/manual#work Server
+  manual-outer-work Internal
+";
+
+#[test]
+fn hand_made_rc2_spans_nest_inside_nebulas_server_span() -> Result<()> {
+    let work = "nebula:fixtures-rc2/manual@0.1.0#work";
+    let args = [Val::U32(12)];
+    let want = Runner::new(&read(fixtures::MANUAL_OUTER))?.call(work, &args)?;
+
+    // On the rc.2 host, the component's `outer-span-context` answers the
+    // span runtime's innermost span (Nebula's server span), not the host's.
+    let outer = instrumented(fixtures::MANUAL_OUTER, OtelFlavor::Outer);
+    let mut on_spin = Runner::new(&outer)?;
+    assert!(all_same(&want, &on_spin.call(work, &args)?));
+    let spin = on_spin.spin();
+    assert_eq!(tree(spin.recorded()), MANUAL_OUTER_TREE);
+    let spans = ended(spin.recorded());
+    assert_eq!(spans[1].parent_span_id, spin.request().span_id);
+    assert_eq!(spin.queries(), 1);
+    assert_stack_order(spin.recorded());
+
+    // `inner` on Nebula's host: the rc.2 import is served too (the records
+    // match), so the output imports only `0.3.0`.
+    let inner = instrumented(fixtures::MANUAL_OUTER, OtelFlavor::Inner);
+    let imports = otel_imports(&inner);
+    assert!(imports.iter().all(|n| n.ends_with("@0.3.0")), "{imports:?}");
+    let mut on_nebula = Runner::new(&inner)?;
+    assert!(all_same(&want, &on_nebula.call(work, &args)?));
+    assert_eq!(tree(&on_nebula.take_spans()), MANUAL_OUTER_TREE);
+    Ok(())
+}
+
+#[test]
+fn host_spans_are_reparented_under_the_innermost_guest_span() -> anyhow::Result<()> {
+    let shape = shapes::all()
+        .into_iter()
+        .find(|s| s.name == "middleware")
+        .expect("the middleware shape");
+    let component = shape.component()?;
+    let options = Options {
+        flavor: OtelFlavor::Outer,
+        ..Options::default()
+    };
+    let traced = instrument(&component, &options)?.component;
+    let handle = "test:middleware/handler@0.1.0#handle";
+    let want = shape
+        .runner()
+        .build(&component)?
+        .call(handle, &[Val::U32(4)])?;
+    let mut runner = shape.runner().build(&traced)?;
+    assert!(all_same(&want, &runner.call(handle, &[Val::U32(4)])?));
+    // The host's span for the call out sits under the client span that
+    // Nebula's proxy started around it.
+    assert_eq!(
+        tree(runner.spin().recorded()),
+        "test:middleware/handler#handle Server
+  test:middleware/handler#handle Client
+    host test:middleware/handler@0.1.0#handle Client
+"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_wasi_otel_the_runtime_cannot_serve_goes_to_the_host_and_the_report_says_so()
+-> anyhow::Result<()> {
+    // A `wasi:otel/tracing` whose `span-context` is not the runtime's.
+    let wit = "package test:other@0.1.0;
+world shape {
+    import wasi:otel/tracing@0.9.0;
+    export api;
+}
+interface api { work: func(n: u32) -> u32; }";
+    let otel = "package wasi:otel@0.9.0;
+interface tracing {
+    record span-context { trace-id: string, span-id: string }
+    on-start: func(context: span-context);
+}";
+    let wat = r#"(module
+  (import "wasi:otel/tracing@0.9.0" "on-start" (func $start (param i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (func (export "test:other/api@0.1.0#work") (param i32) (result i32)
+    (call $start (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))
+    (local.get 0))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 64)))"#;
+    let component = shapes::component_with(&[otel], wit, wat)?;
+    let out = instrument(&component, &Options::default())?;
+    let imports = otel_imports(&out.component);
+    assert!(
+        imports.contains(&"wasi:otel/tracing@0.9.0".to_string()),
+        "{imports:?}"
+    );
+    assert!(
+        out.report
+            .skipped
+            .iter()
+            .any(|s| s.starts_with("`wasi:otel/tracing@0.9.0`: wired to the host")),
+        "{:#?}",
+        out.report.skipped
+    );
     Ok(())
 }

@@ -3,16 +3,15 @@
 //! packages registered from bytes, each import name imported once under the
 //! one name and type all the parts share ([`SharedImports`]), aliases,
 //! instantiation arguments and exports, all with one error mapping, and the
-//! span runtime's instance.
+//! span runtime's instance, and what it serves.
 
 use std::collections::HashMap;
 
 use wac_graph::types::{ItemKind, Package};
 use wac_graph::{CompositionGraph, EncodeOptions, NodeId, PackageId};
 
-use super::SharedImports;
+use super::{ServedBy, SharedImports};
 use crate::Error;
-use crate::wit_sources::SPANS_INTERFACE;
 
 /// A composition being wired.
 #[derive(Default)]
@@ -131,7 +130,7 @@ pub(super) trait Importer {
 }
 
 /// Instantiates the span runtime `package`, its imports from `importer`;
-/// returns the node of its `nebula:spans` export.
+/// returns the instance's node.
 pub(super) fn instantiate_runtime(
     importer: &mut impl Importer,
     package: PackageId,
@@ -141,5 +140,20 @@ pub(super) fn instantiate_runtime(
         let arg = importer.import(&name, kind)?;
         importer.graph().argument(node, &name, arg)?;
     }
-    importer.graph().alias(node, SPANS_INTERFACE)
+    Ok(node)
+}
+
+/// The node that serves a component's `wasi:otel` import (`kind`, the
+/// component's view) as `by` says: an export of the span `runtime`
+/// instance, or one of the runtime's own imports.
+pub(super) fn served(
+    importer: &mut impl Importer,
+    runtime: NodeId,
+    by: &ServedBy,
+    kind: ItemKind,
+) -> Result<NodeId, Error> {
+    match by {
+        ServedBy::Runtime(export) => importer.graph().alias(runtime, export),
+        ServedBy::RuntimeImport(name) => importer.import(name, kind),
+    }
 }

@@ -23,34 +23,89 @@ use std::ops::Range;
 use wac_graph::types::{ItemKind, Package};
 use wac_graph::{NodeId, PackageId};
 
+use super::Served;
 use super::graph::{self, Graph, Importer};
 use crate::Error;
 use crate::toplevel::{Source, TopLevel};
 use crate::wit_sources::SPANS_INTERFACE;
 
 /// The re-composition's imports: the original's, with its own view of
-/// their types, and what the parts add; `nebula:spans` comes from the span
-/// runtime, instantiated when first asked for.
-struct Imports {
+/// their types, and what the parts add; `nebula:spans`, and the
+/// `wasi:otel` imports the runtime serves, come from the span runtime,
+/// instantiated when first asked for.
+struct Imports<'s> {
     graph: Graph,
     /// The original's imports with its own view of their types.
     outer: HashMap<String, ItemKind>,
-    /// The span runtime's package, until it is instantiated.
-    runtime: Option<PackageId>,
+    /// The span runtime.
+    runtime: RuntimeSlot,
+    /// The `wasi:otel` imports the span runtime serves.
+    served: &'s Served,
+    /// The nodes serving them, by import name (which may also name one of
+    /// the runtime's own imports: the same `wasi:otel` version).
+    served_nodes: HashMap<String, NodeId>,
 }
 
-impl Imports {
+/// The span runtime of a re-composition.
+#[derive(Clone, Copy)]
+enum RuntimeSlot {
+    /// Not part of this composition (an inner one, or nothing wrapped).
+    Absent,
+    /// Registered, not instantiated yet.
+    Pending(PackageId),
+    /// Instantiated.
+    Instance(NodeId),
+}
+
+impl Imports<'_> {
+    /// The span runtime's instance, instantiated when first asked for.
+    fn runtime(&mut self) -> Result<Option<NodeId>, Error> {
+        match self.runtime {
+            RuntimeSlot::Absent => Ok(None),
+            RuntimeSlot::Instance(node) => Ok(Some(node)),
+            RuntimeSlot::Pending(package) => {
+                // Its own imports never ask for it.
+                self.runtime = RuntimeSlot::Absent;
+                let node = graph::instantiate_runtime(self, package)?;
+                self.runtime = RuntimeSlot::Instance(node);
+                Ok(Some(node))
+            }
+        }
+    }
+
+    /// Whether the span runtime serves import `name`.
+    fn serves(&self, name: &str) -> bool {
+        !matches!(self.runtime, RuntimeSlot::Absent) && self.served.get(name).is_some()
+    }
+
     /// The node for import `name`; `kind` is the importer's view of its
     /// type, used when the original does not import it.
     fn get(&mut self, name: &str, kind: Option<ItemKind>) -> Result<NodeId, Error> {
+        let served = self.served;
+        if self.serves(name)
+            && let Some(by) = served.get(name)
+        {
+            if let Some(node) = self.served_nodes.get(name) {
+                return Ok(*node);
+            }
+            let kind = self.outer.get(name).copied().or(kind).ok_or_else(|| {
+                Error::bug(format!("the composition's import `{name}` has no type"))
+            })?;
+            let runtime = self
+                .runtime()?
+                .ok_or_else(|| Error::bug("no span runtime"))?;
+            let node = graph::served(self, runtime, by, kind)?;
+            self.served_nodes.insert(name.to_string(), node);
+            return Ok(node);
+        }
         let (name, node) = self.graph.imported(name);
         if let Some(node) = node {
             return Ok(node);
         }
         if name == SPANS_INTERFACE
-            && let Some(runtime) = self.runtime.take()
+            && let Some(runtime) = self.runtime()?
         {
-            let node = graph::instantiate_runtime(self, runtime)?;
+            let node = self.graph.alias(runtime, SPANS_INTERFACE)?;
             self.graph.define(&name, node);
             return Ok(node);
         }
@@ -63,7 +118,7 @@ impl Imports {
     }
 }
 
-impl Importer for Imports {
+impl Importer for Imports<'_> {
     fn graph(&mut self) -> &mut Graph {
         &mut self.graph
     }
@@ -135,14 +190,15 @@ impl Composition {
     /// Re-composes with `components` (the inner definitions, in order,
     /// instrumented or not) in place of the original ones. Imports the
     /// replacements add become imports of the result, one per name, except
-    /// `nebula:spans`, which the span `runtime` component serves when given.
-    /// `outer` is the composition's stand-in: only its imports' types are
-    /// read.
+    /// `nebula:spans`, which the span `runtime` component serves when given,
+    /// with the `wasi:otel` imports `served` names. `outer` is the
+    /// composition's stand-in: only its imports' types are read.
     pub fn rebuild(
         &self,
         outer: &[u8],
         components: &[Vec<u8>],
         runtime: Option<&[u8]>,
+        served: &Served,
     ) -> Result<Vec<u8>, Error> {
         let mut graph = Graph::default();
         // The original's own view of its imports, for their types.
@@ -165,11 +221,17 @@ impl Composition {
         let runtime = runtime
             .map(|bytes| graph.register("nebula:span-runtime", bytes))
             .transpose()?;
-        self.share_imports(&mut graph, &outer_imports, &packages, runtime)?;
+        let served = match runtime {
+            Some(_) => served,
+            None => &Served::default(),
+        };
+        self.share_imports(&mut graph, &outer_imports, &packages, runtime, served)?;
         let mut imports = Imports {
             graph,
             outer: outer_imports.into_iter().collect(),
-            runtime,
+            runtime: runtime.map_or(RuntimeSlot::Absent, RuntimeSlot::Pending),
+            served,
+            served_nodes: HashMap::new(),
         };
         let mut instances: Vec<NodeId> = Vec::new();
         let mut aliases: HashMap<(NodeId, String), NodeId> = HashMap::new();
@@ -213,6 +275,7 @@ impl Composition {
         outer: &[(String, ItemKind)],
         packages: &[PackageId],
         runtime: Option<PackageId>,
+        served: &Served,
     ) -> Result<(), Error> {
         let mut wanted = outer.to_vec();
         if let Some(runtime) = runtime {
@@ -230,7 +293,7 @@ impl Composition {
                 }
             }
         }
-        wanted.retain(|(name, _)| name != SPANS_INTERFACE);
+        wanted.retain(|(name, _)| name != SPANS_INTERFACE && served.get(name).is_none());
         graph.share(&wanted)
     }
 

@@ -2,7 +2,9 @@
 //! `runtime/spans/` module with the descriptors of every wrapped function of
 //! the output appended to its memory, made a component that imports
 //! `wasi:otel` (in the chosen flavor), the clock and the random source, and
-//! exports `nebula:spans/spans`.
+//! exports `nebula:spans/spans` (for the proxies) and `nebula:served-otel`
+//! (for components of the output that import `wasi:otel/tracing`
+//! themselves, see [`crate::compose`]'s `served`).
 //!
 //! Proxies are generated first (each adds its descriptors here and learns
 //! their addresses), the runtime last, once the output's descriptors are
@@ -15,6 +17,7 @@ use wit_parser::{Docs, Stability, WorldItem, WorldKey};
 use super::descriptor::DescriptorData;
 use super::module::{CoreNames, ImportPhase, Prebuilt};
 use super::{Names, world};
+use crate::compose::Served;
 use crate::wit_sources::RuntimeImports;
 use crate::{Error, OtelFlavor};
 
@@ -27,6 +30,7 @@ static SPAN_RUNTIME: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_sp
 pub struct SpanRuntime {
     descriptors: DescriptorData,
     proxies: usize,
+    served: Served,
 }
 
 impl SpanRuntime {
@@ -36,6 +40,7 @@ impl SpanRuntime {
         Ok(SpanRuntime {
             descriptors: DescriptorData::new(prebuilt.data_base()),
             proxies: 0,
+            served: Served::default(),
         })
     }
 
@@ -47,6 +52,17 @@ impl SpanRuntime {
     /// Notes one more proxy that imports the runtime.
     pub(crate) fn count_proxy(&mut self) {
         self.proxies += 1;
+    }
+
+    /// Makes the runtime serve the output's `wasi:otel` imports `served`
+    /// names.
+    pub(crate) fn serve(&mut self, served: Served) {
+        self.served = served;
+    }
+
+    /// The output's `wasi:otel` imports the runtime serves.
+    pub(crate) fn served(&self) -> &Served {
+        &self.served
     }
 
     /// Whether any proxy needs the runtime.
@@ -65,16 +81,18 @@ impl SpanRuntime {
             world::import_with_deps(&resolve, &mut world_imports, *id);
         }
         let mut world_exports = wit_parser::IndexMap::default();
-        world_exports.insert(
-            WorldKey::Interface(spans),
-            WorldItem::Interface {
-                id: spans,
-                stability: Stability::default(),
-                external_id: None,
-                docs: Docs::default(),
-                span: Default::default(),
-            },
-        );
+        for id in std::iter::once(spans).chain(imports.served.iter().copied()) {
+            world_exports.insert(
+                WorldKey::Interface(id),
+                WorldItem::Interface {
+                    id,
+                    stability: Stability::default(),
+                    external_id: None,
+                    docs: Docs::default(),
+                    span: Default::default(),
+                },
+            );
+        }
         let world = world::add_world(&mut resolve, "span-runtime", world_imports, world_exports);
 
         // The module is built against the `inner` flavor, with the legacy

@@ -7,4 +7,5 @@ mod export;
 mod run;
 mod serve;
 mod serve_faults;
+mod spin_http;
 mod support;

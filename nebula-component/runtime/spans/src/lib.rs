@@ -20,6 +20,12 @@
 //!   whose `on-start` was called are ever ended (Spin traps otherwise), and
 //!   in the reverse order of their starts.
 //!
+//! Components of the output that import `wasi:otel/tracing` themselves (a
+//! hand-instrumented target, an inner component of a composition) are
+//! served by this runtime too ([`served`]): their spans go on the same
+//! stack, so every span of the output nests under the innermost open one,
+//! on every host, whatever its context query answers.
+//!
 //! The generator appends the descriptors of every wrapped function of the
 //! output to this module's memory; `descriptor` is an address there.
 //!
@@ -142,10 +148,21 @@ fn is_valid_id(id: &str) -> bool {
 // ---------------------------------------------------------------------------
 // Open spans.
 
+/// What an open entry stands for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    /// A span of a wrapped call, with the function's descriptor.
+    Span(*const Descriptor),
+    /// A wrapped call under an unsampled parent: no span.
+    Unsampled,
+    /// A span a component of the output started itself through the served
+    /// `wasi:otel` (see [`served`]); `true` once it ended under open
+    /// entries (it is popped with the last of them).
+    Foreign(bool),
+}
+
 struct Open {
-    /// The wrapped function's descriptor; null for a call that made no span
-    /// (its parent is not sampled).
-    descriptor: *const Descriptor,
+    entry: Entry,
     /// The span's context, or the unsampled parent's for no span.
     context: SpanContext,
     parent_span_id: String,
@@ -155,7 +172,7 @@ struct Open {
     top: usize,
 }
 
-/// The open spans: the first [`OPEN_DEPTH`] slots. (Uninitialised slots
+/// The open spans: the first `OPEN_DEPTH` slots. (Uninitialised slots
 /// rather than `Option`s keep this out of the data segment.)
 static mut OPEN: [MaybeUninit<Open>; MAX_OPEN] = [const { MaybeUninit::uninit() }; MAX_OPEN];
 static mut OPEN_DEPTH: usize = 0;
@@ -181,6 +198,73 @@ unsafe fn release_above(depth: usize) {
             None => nebula_arena::reset(),
         }
     }
+}
+
+/// How many entries are open.
+fn depth() -> usize {
+    unsafe { OPEN_DEPTH }
+}
+
+/// The innermost open entry.
+#[allow(static_mut_refs)]
+fn top() -> Option<&'static Open> {
+    let depth = depth();
+    (depth > 0).then(|| unsafe { OPEN[depth - 1].assume_init_ref() })
+}
+
+/// Pushes an entry (there is room: `depth() < MAX_OPEN`), its `top` mark
+/// taken now, so its own data (allocated before) outlives what nested
+/// spans allocate; returns its handle.
+#[allow(static_mut_refs)]
+fn push(entry: Entry, context: SpanContext, parent_span_id: String, start: Datetime) -> i32 {
+    let depth = depth();
+    unsafe {
+        OPEN[depth].write(Open {
+            entry,
+            context,
+            parent_span_id,
+            start,
+            top: nebula_arena::mark(),
+        });
+        OPEN_DEPTH = depth + 1;
+    }
+    depth as i32
+}
+
+/// Takes entry `handle` off the stack with everything above it: spans a
+/// component started through the served `wasi:otel` and left open are
+/// remembered (their `on-end` still goes to the host when it comes), and
+/// entries below that already ended go too.
+///
+/// # Safety
+///
+/// `handle < depth()`.
+#[allow(static_mut_refs)]
+unsafe fn pop_to(handle: usize) -> Open {
+    unsafe {
+        for above in handle + 1..OPEN_DEPTH {
+            let open = OPEN[above].assume_init_ref();
+            if open.entry == Entry::Foreign(false) {
+                served::left_open(&open.context.span_id);
+            }
+        }
+        OPEN_DEPTH = handle;
+        let open = OPEN[handle].assume_init_read();
+        while let Some(below) = top() {
+            if below.entry != Entry::Foreign(true) {
+                break;
+            }
+            OPEN_DEPTH -= 1;
+        }
+        open
+    }
+}
+
+/// The host's answer to "what is the current span": the flavor's context
+/// query (the prebuilt module calls `inner-span-context`; the generator
+/// renames it to `outer-span-context` or `current-span-context`).
+fn host_span_context() -> SpanContext {
+    tracing::inner_span_context()
 }
 
 /// The status a forwarder observed, with its two payload words.
@@ -252,26 +336,22 @@ impl Guest for Runtime {
     /// one, and when too many spans are open.
     #[allow(static_mut_refs)]
     fn start(descriptor: u32) -> i32 {
-        let depth = unsafe { OPEN_DEPTH };
+        let depth = depth();
         if depth >= MAX_OPEN {
             return -1;
         }
         let kind = unsafe { (*(descriptor as *const Descriptor)).kind };
-        if depth > 0 && kind & ASK_HOST_FOR_PARENT == 0 {
-            let top = unsafe { OPEN[depth - 1].assume_init_ref() };
-            if top.descriptor.is_null() {
+        let ask_host = kind & ASK_HOST_FOR_PARENT != 0;
+        let parent = match top() {
+            Some(top) if top.entry == Entry::Unsampled && !ask_host => {
                 // Nested in a call under an unsampled parent: no span, no
                 // host call, no entry (the one below keeps the context
                 // for the calls inside), and no `end` call (the proxy
                 // skips it for -1).
                 return -1;
             }
-        }
-        let parent = match depth.checked_sub(1) {
-            Some(top) if kind & ASK_HOST_FOR_PARENT == 0 => {
-                unsafe { OPEN[top].assume_init_ref() }.context.clone()
-            }
-            _ => tracing::inner_span_context(),
+            Some(top) if !ask_host => top.context.clone(),
+            _ => host_span_context(),
         };
         let valid = is_valid_id(&parent.trace_id) && is_valid_id(&parent.span_id);
         if valid && !parent.trace_flags.contains(TraceFlags::SAMPLED) {
@@ -280,17 +360,7 @@ impl Guest for Runtime {
             // entry keeps the parent's context for the calls made inside,
             // so the trace id and the unsampled decision still propagate
             // without asking the host again.
-            unsafe {
-                OPEN[depth].write(Open {
-                    descriptor: core::ptr::null(),
-                    context: parent,
-                    parent_span_id: String::new(),
-                    start: NO_TIME,
-                    top: nebula_arena::mark(),
-                });
-                OPEN_DEPTH = depth + 1;
-            }
-            return depth as i32;
+            return push(Entry::Unsampled, parent, String::new(), NO_TIME);
         }
         let context = if valid {
             SpanContext {
@@ -312,40 +382,25 @@ impl Guest for Runtime {
         let parent_span_id = if valid { parent.span_id } else { String::new() };
         let start = wall_clock::now();
         tracing::on_start(&context);
-        unsafe {
-            OPEN[depth].write(Open {
-                descriptor: descriptor as *const Descriptor,
-                context,
-                parent_span_id,
-                start,
-                top: nebula_arena::mark(),
-            });
-            OPEN_DEPTH = depth + 1;
-        }
-        depth as i32
+        push(
+            Entry::Span(descriptor as *const Descriptor),
+            context,
+            parent_span_id,
+            start,
+        )
     }
 
     /// Ends the span `handle` names with the status the forwarder observed.
-    #[allow(static_mut_refs)]
     fn end(handle: i32, code: u32, a: u32, b: u32, message: String) {
-        if handle < 0 || handle as usize >= unsafe { OPEN_DEPTH } {
+        if handle < 0 || handle as usize >= depth() {
             return;
         }
-        // Spans above `handle` (none, as calls nest) are forgotten with it.
-        let open = unsafe {
-            OPEN_DEPTH = handle as usize;
-            OPEN[handle as usize].assume_init_read()
-        };
-        if open.descriptor.is_null() {
-            // No span was made (unsampled parent): nothing to end.
-            drop(open);
-            drop(message);
-            unsafe { release_above(handle as usize) };
-            return;
-        }
-        let end_time = wall_clock::now();
-        {
-            let descriptor = unsafe { &*open.descriptor };
+        // Entries above `handle` (only spans a component left open, as
+        // calls nest) are taken off with it.
+        let open = unsafe { pop_to(handle as usize) };
+        if let Entry::Span(descriptor) = open.entry {
+            let end_time = wall_clock::now();
+            let descriptor = unsafe { &*descriptor };
             let attrs =
                 unsafe { core::slice::from_raw_parts(descriptor.attrs, descriptor.attrs_len) };
             let span = SpanData {
@@ -377,8 +432,11 @@ impl Guest for Runtime {
             };
             tracing::on_end(&span);
         }
-        unsafe { release_above(handle as usize) };
+        // No span (unsampled parent), or a foreign entry: nothing to end.
+        unsafe { release_above(depth()) };
     }
 }
+
+mod served;
 
 export!(Runtime);
