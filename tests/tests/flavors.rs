@@ -382,3 +382,64 @@ interface tracing {
     );
     Ok(())
 }
+
+/// `wasi:otel@0.2.0-rc.2` as one WIT source (the fixtures' copy of the tag).
+const RC2_WIT: &str = concat!(
+    include_str!("../fixtures/wit-otel-rc2/types.wit"),
+    include_str!("../fixtures/wit-otel-rc2/tracing.wit"),
+);
+
+/// A component calling `wasi:otel@0.2.0-rc.2` by hand: `begin` starts a
+/// span it ends only in `finish` (a span that outlives the call it started
+/// in), `stray` ends a span that was never started (all-zero `span-data`).
+fn rc2_by_hand() -> anyhow::Result<Vec<u8>> {
+    let wit = "package test:spans@0.1.0;
+interface api { begin: func(); finish: func(); stray: func(); }
+world shape { import wasi:otel/tracing@0.2.0-rc.2; export api; }";
+    // span-data at 1024: its span-context's trace id (512, 32 bytes) and
+    // span id (544, 16 bytes); every other field zero (empty, unset).
+    let wat = r#"(module
+  (import "wasi:otel/tracing@0.2.0-rc.2" "on-start"
+    (func $start (param i32 i32 i32 i32 i32 i32 i32 i32)))
+  (import "wasi:otel/tracing@0.2.0-rc.2" "on-end" (func $end (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 512) "0af7651916cd43dd8448eb211c80319c00000000000000a1")
+  (data (i32.const 1024) "\00\02\00\00\20\00\00\00\20\02\00\00\10\00\00\00")
+  (func (export "test:spans/api@0.1.0#begin")
+    (call $start (i32.const 512) (i32.const 32) (i32.const 544) (i32.const 16)
+                 (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0)))
+  (func (export "test:spans/api@0.1.0#finish") (call $end (i32.const 1024)))
+  (func (export "test:spans/api@0.1.0#stray") (call $end (i32.const 2048)))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 4096)))"#;
+    shapes::component_with(&[RC2_WIT], wit, wat)
+}
+
+#[test]
+fn an_end_without_its_start_never_reaches_the_host_and_a_span_outliving_its_call_still_ends()
+-> anyhow::Result<()> {
+    let plain = rc2_by_hand()?;
+    // Plain on Spin's rules, the stray end traps.
+    let mut runner = Runner::new(&plain)?;
+    assert!(runner.call("test:spans/api#stray", &[]).is_err());
+
+    let options = Options {
+        flavor: OtelFlavor::Outer,
+        ..Options::default()
+    };
+    let traced = instrument(&plain, &options)?.component;
+    let mut runner = Runner::new(&traced)?;
+    for call in ["begin", "finish", "stray"] {
+        runner.call(&format!("test:spans/api#{call}"), &[])?;
+    }
+    let spin = runner.spin();
+    assert!(spin.open().is_empty(), "left open: {:?}", spin.open());
+    let ended: Vec<&str> = ended(spin.recorded())
+        .iter()
+        .map(|s| s.span_context.span_id.as_str())
+        .collect();
+    // `begin`'s server span, the hand-made span (ended in `finish`, after
+    // `begin` returned), `finish`'s and `stray`'s server spans.
+    assert_eq!(ended.len(), 4, "{ended:?}");
+    assert_eq!(ended[1], "00000000000000a1");
+    Ok(())
+}
