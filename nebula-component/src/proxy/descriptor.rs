@@ -24,7 +24,8 @@ const KIND_SERVER: u32 = 1;
 
 /// A flag on `kind`: the runtime asks the host for the parent of this span
 /// even when its own stack has open spans (the output has a component that
-/// makes spans of its own through `wasi:otel`, which only the host sees).
+/// makes spans of its own through a `wasi:otel` the runtime cannot serve,
+/// so only the host sees them: see `compose/served.rs`).
 const ASK_HOST_FOR_PARENT: u32 = 0x100;
 
 /// Builds the descriptor segment, placed at a fixed address in memory.

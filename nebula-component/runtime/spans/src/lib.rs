@@ -8,8 +8,9 @@
 //!   open spans, and asks the host (`inner-span-context`, or the flavor's
 //!   query: `outer-span-context`, `current-span-context`) only when the
 //!   stack is empty, at the root of each top-level call (or always, when the
-//!   output has a component making spans of its own through `wasi:otel`,
-//!   which only the host sees: the descriptor says so). It makes the new
+//!   output has a component making spans of its own through a `wasi:otel`
+//!   this runtime cannot serve, so only the host sees them: the descriptor
+//!   says so). It makes the new
 //!   span context (parent's trace id, or a fresh one when the parent is
 //!   invalid; a fresh span id; the parent's flags and trace-state), records
 //!   the start time and calls `on-start`. Under a valid parent that is not
@@ -84,10 +85,13 @@ struct Str {
 }
 
 impl Str {
+    /// The descriptor's string as a `String` without copying it: a span's
+    /// name, scope and attributes are lowered straight from the descriptor.
     fn to_string(self) -> String {
-        let bytes = unsafe { core::slice::from_raw_parts(self.ptr, self.len) };
-        // The generator writes UTF-8; anything else would be its bug.
-        String::from(core::str::from_utf8(bytes).unwrap_or("?"))
+        // SAFETY: the generator writes UTF-8 that lives as long as the
+        // module; the `String` is only read, and dropping it frees nothing
+        // (the arena's `dealloc` does nothing; growing it would copy).
+        unsafe { String::from_raw_parts(self.ptr as *mut u8, self.len, self.len) }
     }
 }
 
