@@ -2,9 +2,6 @@
 //! and without a `traceparent`, and the guest's outgoing requests to a
 //! loopback upstream.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
-
 use nebula_component::OtelFlavor;
 use nebula_native::guests;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -62,39 +59,6 @@ fn serve_answers_like_the_plain_component_and_parents_spans() {
             server.name
         );
     }
-}
-
-/// A loopback HTTP/1.1 server answering every request with `200` and the
-/// body `upstream saw <METHOD> <path>`; it records each request line.
-fn upstream() -> Loopback<String> {
-    Loopback::start(answer)
-}
-
-/// Reads one request head (the guest's `GET`s have no body) and answers.
-fn answer(stream: &TcpStream) -> Option<(String, String)> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        if header.trim_end().is_empty() {
-            break;
-        }
-    }
-    let line = line.trim_end().to_string();
-    let mut words = line.split_whitespace();
-    let body = format!(
-        "upstream saw {} {}",
-        words.next().unwrap_or_default(),
-        words.next().unwrap_or_default()
-    );
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
-         connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    Some((line, response))
 }
 
 /// The spans of `spans` whose parent is `parent`.

@@ -7,8 +7,6 @@
 //! ends inside the host's request span.
 
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -28,7 +26,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperIncomingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use crate::support::Loopback;
+use crate::support::upstream;
 
 /// The name of the span the Spin host makes for an outbound request.
 const HOST_SPAN: &str = "spin outbound GET";
@@ -210,31 +208,6 @@ async fn serve<T: WasiHttpView + Send + 'static>(
     Ok((answer, store))
 }
 
-/// A loopback upstream answering `200 upstream saw <path>`; it records
-/// each request line.
-fn upstream() -> Loopback<String> {
-    Loopback::start(|stream: &TcpStream| {
-        let mut reader = BufReader::new(stream.try_clone().ok()?);
-        let mut line = String::new();
-        reader.read_line(&mut line).ok()?;
-        loop {
-            let mut header = String::new();
-            reader.read_line(&mut header).ok()?;
-            if header.trim_end().is_empty() {
-                break;
-            }
-        }
-        let line = line.trim_end().to_string();
-        let path = line.split(' ').nth(1).unwrap_or_default();
-        let body = format!("upstream saw {path}");
-        let response = format!(
-            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        Some((line, response))
-    })
-}
-
 /// `tree` with a `span` client line as the first child of the line named
 /// `parent` (one exactly).
 fn with_child(tree: &str, parent: &str, span: &str) -> String {
@@ -286,7 +259,7 @@ async fn the_http_guest_on_spins_rules_nests_as_on_nebulas_host() -> anyhow::Res
             ]
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .to_vec(),
-            body: "hello GET /q?x=1\nupstream 200: upstream saw /data?n=1".into(),
+            body: "hello GET /q?x=1\nupstream 200: upstream saw GET /data?n=1".into(),
         }
     );
     assert_eq!(got, want, "outer on the Spin host");
