@@ -11,7 +11,9 @@
 //!   interrupted) and the response body is sent (or cut);
 //! - the guest's outgoing requests (`wasi:http/outgoing-handler`) are sent
 //!   by `wasmtime-wasi-http`'s default client, as `wasmtime serve` does,
-//!   unless [`ServeOptions::outgoing_http`] denies them.
+//!   unless [`ServeOptions::outgoing_http`] denies them; one without a
+//!   `traceparent` gets one naming the span current when it was sent
+//!   (`host/state.rs`);
 //!
 //! # Faults
 //!

@@ -226,6 +226,13 @@ impl OtelHost {
     }
 
     /// The innermost active span, else the fallback.
+    /// The innermost active span, else the remote parent (what
+    /// `inner-span-context` answers, without copying it); `None` when
+    /// there is neither.
+    pub fn current_span(&self) -> Option<&SpanContext> {
+        self.stack.last().or(self.remote_parent.as_ref())
+    }
+
     fn current(&self) -> SpanContext {
         self.stack
             .last()

@@ -17,7 +17,8 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::otel::{self, OtelHost};
+use super::otel::{self, OtelHost, SpanContext, is_invalid};
+use crate::traceparent;
 
 /// The store data of one run (or one served request).
 pub struct HostState {
@@ -31,7 +32,7 @@ pub struct HostState {
     /// `Store::limiter(|s| &mut s.limits)`).
     pub limits: MemoryLimit,
     http: WasiHttpCtx,
-    outgoing: OutgoingHttp,
+    outgoing: OutgoingHooks,
 }
 
 impl HostState {
@@ -44,14 +45,14 @@ impl HostState {
             otel,
             limits: MemoryLimit::default(),
             http: WasiHttpCtx::new(),
-            outgoing: OutgoingHttp::default(),
+            outgoing: OutgoingHooks::default(),
         }
     }
 
     /// Sets what becomes of the guest's outgoing HTTP requests. Defaults to
     /// [`OutgoingHttp::Allow`].
     pub fn with_outgoing_http(mut self, outgoing: OutgoingHttp) -> Self {
-        self.outgoing = outgoing;
+        self.outgoing.policy = outgoing;
         self
     }
 }
@@ -67,6 +68,9 @@ impl WasiView for HostState {
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
+        // The outgoing hooks cannot reach the span host: hand them the
+        // current span (re-formatted only when it changed).
+        self.outgoing.follow(self.otel.current_span());
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
@@ -144,6 +148,32 @@ impl wasmtime::ResourceLimiter for MemoryLimit {
     }
 }
 
+/// The `traceparent` header name.
+const TRACEPARENT: &str = "traceparent";
+
+/// The hooks of the guest's outgoing requests: what becomes of them, and
+/// the `traceparent` each gets when it has none, naming the span current
+/// when the guest sent it (the guest's client span, or the host's server
+/// span for a guest without spans of its own), as Spin's host does.
+#[derive(Debug, Default)]
+struct OutgoingHooks {
+    policy: OutgoingHttp,
+    /// The current span's id and its `traceparent` value.
+    traceparent: Option<(String, String)>,
+}
+
+impl OutgoingHooks {
+    /// Makes `current` the span outgoing requests name.
+    fn follow(&mut self, current: Option<&SpanContext>) {
+        let current = current.filter(|cx| !is_invalid(cx));
+        match (current, &self.traceparent) {
+            (Some(cx), Some((id, _))) if *id == cx.span_id => {}
+            (Some(cx), _) => self.traceparent = Some((cx.span_id.clone(), traceparent::format(cx))),
+            (None, _) => self.traceparent = None,
+        }
+    }
+}
+
 /// What becomes of the guest's `wasi:http/outgoing-handler` requests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OutgoingHttp {
@@ -155,10 +185,10 @@ pub enum OutgoingHttp {
     Deny,
 }
 
-impl wasmtime_wasi_http::WasiHttpHooks for OutgoingHttp {
+impl wasmtime_wasi_http::WasiHttpHooks for OutgoingHooks {
     fn send_request(
         &mut self,
-        request: hyper::Request<wasmtime_wasi_http::WasiBody>,
+        mut request: hyper::Request<wasmtime_wasi_http::WasiBody>,
         options: Option<wasmtime_wasi_http::RequestOptions>,
         fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     ) -> Box<
@@ -172,7 +202,13 @@ impl wasmtime_wasi_http::WasiHttpHooks for OutgoingHttp {
                 >,
             > + Send,
     > {
-        match self {
+        if let Some((_, traceparent)) = &self.traceparent
+            && !request.headers().contains_key(TRACEPARENT)
+            && let Ok(value) = hyper::header::HeaderValue::from_str(traceparent)
+        {
+            request.headers_mut().insert(TRACEPARENT, value);
+        }
+        match self.policy {
             OutgoingHttp::Allow => {
                 wasmtime_wasi_http::default_hooks().send_request(request, options, fut)
             }

@@ -103,10 +103,35 @@ fn serve_sends_outgoing_requests_and_wraps_them_in_client_spans() {
     plain.stop();
     traced.stop();
     assert_eq!(
-        upstream.requests(),
+        request_lines(&upstream),
         vec!["GET /data?n=1 HTTP/1.1"; 4],
         "one upstream request per served request"
     );
+    // Every upstream request carries a `traceparent` naming the span it was
+    // sent in: the host's server span for the plain guest (the host adds
+    // it, as Spin's does), the guest's client span for the instrumented one
+    // (plain and instrumented requests alternate).
+    let sent_in = |request: &UpstreamRequest, trace: &std::path::Path| {
+        let tp = request.traceparent.as_deref().expect("a traceparent");
+        let parent = tp.split('-').nth(2).expect("a parent id").to_string();
+        let spans = spans_of_file(trace);
+        let span = spans.iter().find(|s| hex(&s.span_id) == parent);
+        span.map(|s| (s.name.clone(), s.kind))
+            .unwrap_or_else(|| panic!("no span {parent} in {:?}", names(&spans)))
+    };
+    for (i, request) in upstream.requests().iter().enumerate() {
+        let (name, kind) = if i % 2 == 0 {
+            sent_in(request, &plain_trace)
+        } else {
+            sent_in(request, &traced_trace)
+        };
+        let want = if i % 2 == 0 {
+            ("GET /proxy", 2)
+        } else {
+            ("wasi:http/outgoing-handler#handle", 3)
+        };
+        assert_eq!((name.as_str(), kind), want, "request {i}");
+    }
 
     // Plain: only the host's server spans.
     let spans = spans_of_file(&plain_trace);
@@ -164,5 +189,9 @@ fn serve_denies_outgoing_requests_when_asked() {
             && body.contains("HttpRequestDenied"),
         "{body}"
     );
-    assert!(upstream.requests().is_empty(), "{:?}", upstream.requests());
+    assert!(
+        upstream.requests().is_empty(),
+        "{:?}",
+        request_lines(&upstream)
+    );
 }

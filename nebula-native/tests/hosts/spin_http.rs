@@ -26,7 +26,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperIncomingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use crate::support::upstream;
+use crate::support::{request_lines, upstream};
 
 /// The name of the span the Spin host makes for an outbound request.
 const HOST_SPAN: &str = "spin outbound GET";
@@ -265,7 +265,7 @@ async fn the_http_guest_on_spins_rules_nests_as_on_nebulas_host() -> anyhow::Res
     assert_eq!(got, want, "outer on the Spin host");
     assert_eq!(on_nebula_answer, want, "inner on Nebula's host");
     assert_eq!(
-        upstream.requests(),
+        request_lines(&upstream),
         vec!["GET /data?n=1 HTTP/1.1"; 3],
         "one upstream request per served request"
     );

@@ -389,22 +389,44 @@ pub fn dechunk(body: &str) -> String {
     out
 }
 
+/// What the loopback [`upstream`] records of a request: its request line
+/// and its `traceparent` header, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamRequest {
+    /// `GET /path HTTP/1.1`.
+    pub line: String,
+    /// The `traceparent` header's value.
+    pub traceparent: Option<String>,
+}
+
 /// A loopback HTTP/1.1 server answering every request with `200` and the
-/// body `upstream saw <METHOD> <path>`; it records each request line.
-pub fn upstream() -> Loopback<String> {
+/// body `upstream saw <METHOD> <path>`; it records each request.
+pub fn upstream() -> Loopback<UpstreamRequest> {
     Loopback::start(answer)
 }
 
+/// The request lines `upstream` recorded.
+pub fn request_lines(upstream: &Loopback<UpstreamRequest>) -> Vec<String> {
+    upstream.requests().into_iter().map(|r| r.line).collect()
+}
+
 /// Reads one request head (the guest's `GET`s have no body) and answers.
-fn answer(stream: &TcpStream) -> Option<(String, String)> {
+fn answer(stream: &TcpStream) -> Option<(UpstreamRequest, String)> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
+    let mut traceparent = None;
     loop {
         let mut header = String::new();
         reader.read_line(&mut header).ok()?;
-        if header.trim_end().is_empty() {
+        let header = header.trim_end();
+        if header.is_empty() {
             break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("traceparent")
+        {
+            traceparent = Some(value.trim().to_string());
         }
     }
     let line = line.trim_end().to_string();
@@ -419,5 +441,5 @@ fn answer(stream: &TcpStream) -> Option<(String, String)> {
          connection: close\r\n\r\n{body}",
         body.len()
     );
-    Some((line, response))
+    Some((UpstreamRequest { line, traceparent }, response))
 }
