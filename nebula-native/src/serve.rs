@@ -13,7 +13,7 @@
 //!   by `wasmtime-wasi-http`'s default client, as `wasmtime serve` does,
 //!   unless [`ServeOptions::outgoing_http`] denies them; one without a
 //!   `traceparent` gets one naming the span current when it was sent
-//!   (`host/state.rs`);
+//!   (`host/state.rs`).
 //!
 //! # Faults
 //!
