@@ -13,7 +13,16 @@ fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
     let runtime_dir = manifest_dir.join("runtime");
-    for path in ["arena", "spans", "base", "Cargo.toml", "Cargo.lock"] {
+    for path in [
+        "arena",
+        "spans",
+        "base",
+        "exporter",
+        "exporter-stderr",
+        "exporter-file",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         watch(&runtime_dir.join(path));
     }
     watch(&manifest_dir.join("../wit"));

@@ -1,0 +1,212 @@
+//! OTLP JSON, as the OpenTelemetry file exporter writes it (and `nebula run
+//! --trace-file`): one `ExportTraceServiceRequest` per line, the spans
+//! grouped by instrumentation scope under one resource (`service.name`).
+//! Ids are hex, 64-bit integers strings, enums numbers (proto3 JSON, OTLP's
+//! spelling of the fields).
+
+use alloc::vec::Vec;
+
+use crate::bindings::exports::wasi::otel::tracing::{
+    SpanContext, SpanData, SpanKind, Status, TraceFlags,
+};
+use crate::bindings::exports::wasi::otel::types::{InstrumentationScope, KeyValue};
+use crate::bindings::wasi::clocks::wall_clock::Datetime;
+use crate::config::Config;
+use crate::json::{self, array, display, key, string, u64_string};
+
+/// Appends the request line holding `spans`.
+pub fn request(out: &mut Vec<u8>, config: &Config, spans: &[SpanData]) {
+    // Scopes in order of first appearance, each with its spans.
+    let mut scopes: Vec<(&InstrumentationScope, Vec<&SpanData>)> = Vec::new();
+    for span in spans {
+        let scope = &span.instrumentation_scope;
+        match scopes.iter_mut().find(|(s, _)| same_scope(s, scope)) {
+            Some((_, group)) => group.push(span),
+            None => scopes.push((scope, alloc::vec![span])),
+        }
+    }
+    out.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":");
+    string(out, config.service_name);
+    out.extend_from_slice(b"}}]},\"scopeSpans\":");
+    array(out, &scopes, |out, (scope, spans)| {
+        out.extend_from_slice(b"{\"scope\":{");
+        key(out, "name");
+        string(out, &scope.name);
+        out.push(b',');
+        key(out, "version");
+        string(out, scope.version.as_deref().unwrap_or(""));
+        out.push(b',');
+        key(out, "attributes");
+        attributes(out, &scope.attributes);
+        out.extend_from_slice(b"},");
+        key(out, "spans");
+        array(out, spans, |out, span| self::span(out, span));
+        out.push(b',');
+        key(out, "schemaUrl");
+        string(out, scope.schema_url.as_deref().unwrap_or(""));
+        out.push(b'}');
+    });
+    out.extend_from_slice(b",\"schemaUrl\":\"\"}]}\n");
+}
+
+fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
+    a.name == b.name
+        && a.version == b.version
+        && a.schema_url == b.schema_url
+        && a.attributes.len() == b.attributes.len()
+        && a.attributes
+            .iter()
+            .zip(&b.attributes)
+            .all(|(x, y)| x.key == y.key && x.value == y.value)
+}
+
+/// One span object.
+fn span(out: &mut Vec<u8>, span: &SpanData) {
+    let cx = &span.span_context;
+    out.push(b'{');
+    ids(out, cx);
+    key(out, "parentSpanId");
+    string(out, parent(&span.parent_span_id));
+    out.push(b',');
+    key(out, "flags");
+    display(out, flags(cx.trace_flags, None));
+    out.push(b',');
+    key(out, "name");
+    string(out, &span.name);
+    out.push(b',');
+    key(out, "kind");
+    display(out, kind(span.span_kind));
+    out.push(b',');
+    key(out, "startTimeUnixNano");
+    u64_string(out, nanos(span.start_time));
+    out.push(b',');
+    key(out, "endTimeUnixNano");
+    u64_string(out, nanos(span.end_time));
+    out.push(b',');
+    key(out, "attributes");
+    attributes(out, &span.attributes);
+    out.push(b',');
+    key(out, "droppedAttributesCount");
+    display(out, span.dropped_attributes);
+    out.push(b',');
+    key(out, "events");
+    array(out, &span.events, |out, event| {
+        out.push(b'{');
+        key(out, "timeUnixNano");
+        u64_string(out, nanos(event.time));
+        out.push(b',');
+        key(out, "name");
+        string(out, &event.name);
+        out.push(b',');
+        key(out, "attributes");
+        attributes(out, &event.attributes);
+        out.extend_from_slice(b",\"droppedAttributesCount\":0}");
+    });
+    out.push(b',');
+    key(out, "droppedEventsCount");
+    display(out, span.dropped_events);
+    out.push(b',');
+    key(out, "links");
+    array(out, &span.links, |out, link| {
+        out.push(b'{');
+        ids(out, &link.span_context);
+        key(out, "attributes");
+        attributes(out, &link.attributes);
+        out.extend_from_slice(b",\"droppedAttributesCount\":0,");
+        key(out, "flags");
+        display(
+            out,
+            flags(
+                link.span_context.trace_flags,
+                Some(link.span_context.is_remote),
+            ),
+        );
+        out.push(b'}');
+    });
+    out.push(b',');
+    key(out, "droppedLinksCount");
+    display(out, span.dropped_links);
+    match &span.status {
+        Status::Unset => {}
+        Status::Ok => out.extend_from_slice(b",\"status\":{\"message\":\"\",\"code\":1}"),
+        Status::Error(message) => {
+            out.extend_from_slice(b",\"status\":{\"message\":");
+            string(out, message);
+            out.extend_from_slice(b",\"code\":2}");
+        }
+    }
+    out.push(b'}');
+}
+
+/// `traceId`, `spanId` and `traceState`, each followed by a comma.
+fn ids(out: &mut Vec<u8>, cx: &SpanContext) {
+    key(out, "traceId");
+    string(out, &cx.trace_id);
+    out.push(b',');
+    key(out, "spanId");
+    string(out, &cx.span_id);
+    out.push(b',');
+    key(out, "traceState");
+    out.push(b'"');
+    for (n, (k, v)) in cx.trace_state.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        // W3C keys and values hold no characters JSON escapes.
+        out.extend_from_slice(k.as_bytes());
+        out.push(b'=');
+        out.extend_from_slice(v.as_bytes());
+    }
+    out.extend_from_slice(b"\",");
+}
+
+/// The parent id, or empty for none (an all-zero or empty id).
+fn parent(id: &str) -> &str {
+    if id.bytes().all(|b| b == b'0') {
+        ""
+    } else {
+        id
+    }
+}
+
+fn attributes(out: &mut Vec<u8>, attributes: &[KeyValue]) {
+    array(out, attributes, |out, kv| {
+        out.push(b'{');
+        key(out, "key");
+        string(out, &kv.key);
+        out.push(b',');
+        key(out, "value");
+        json::any_value(out, &json::attribute_value(&kv.value));
+        out.push(b'}');
+    });
+}
+
+/// OTLP's `SpanKind` numbers.
+fn kind(kind: SpanKind) -> u32 {
+    match kind {
+        SpanKind::Internal => 1,
+        SpanKind::Server => 2,
+        SpanKind::Client => 3,
+        SpanKind::Producer => 4,
+        SpanKind::Consumer => 5,
+    }
+}
+
+/// OTLP span flags: the W3C flags, and whether the context is remote when
+/// known (only a link's context says).
+fn flags(trace_flags: TraceFlags, remote: Option<bool>) -> u32 {
+    let mut flags = u32::from(trace_flags.contains(TraceFlags::SAMPLED));
+    if let Some(remote) = remote {
+        flags |= 0x100;
+        if remote {
+            flags |= 0x200;
+        }
+    }
+    flags
+}
+
+fn nanos(t: Datetime) -> u64 {
+    t.seconds
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(t.nanoseconds))
+}
