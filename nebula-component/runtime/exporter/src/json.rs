@@ -125,3 +125,33 @@ impl core::fmt::Write for Bytes<'_> {
         Ok(())
     }
 }
+
+/// A JSON object being written: [`Object::field`] puts the commas in.
+pub struct Object<'a> {
+    out: &'a mut Vec<u8>,
+    empty: bool,
+}
+
+impl<'a> Object<'a> {
+    /// Opens an object.
+    pub fn new(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Object { out, empty: true }
+    }
+
+    /// Appends the field `name`, its value written by `value`.
+    pub fn field(&mut self, name: &str, value: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        if !self.empty {
+            self.out.push(b',');
+        }
+        self.empty = false;
+        key(self.out, name);
+        value(self.out);
+        self
+    }
+
+    /// Closes the object.
+    pub fn end(self) {
+        self.out.push(b'}');
+    }
+}

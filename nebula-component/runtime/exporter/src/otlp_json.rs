@@ -12,7 +12,7 @@ use crate::bindings::exports::wasi::otel::tracing::{
 use crate::bindings::exports::wasi::otel::types::{InstrumentationScope, KeyValue};
 use crate::bindings::wasi::clocks::wall_clock::Datetime;
 use crate::config::Config;
-use crate::json::{self, array, display, key, string, u64_string};
+use crate::json::{self, Object, array, display, key, string, u64_string};
 
 /// Appends the request line holding `spans`.
 pub fn request(out: &mut Vec<u8>, config: &Config, spans: &[SpanData]) {
@@ -63,101 +63,87 @@ fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
 /// One span object.
 fn span(out: &mut Vec<u8>, span: &SpanData) {
     let cx = &span.span_context;
-    out.push(b'{');
-    ids(out, cx);
-    key(out, "parentSpanId");
-    string(out, parent(&span.parent_span_id));
-    out.push(b',');
-    key(out, "flags");
-    display(out, flags(cx.trace_flags, None));
-    out.push(b',');
-    key(out, "name");
-    string(out, &span.name);
-    out.push(b',');
-    key(out, "kind");
-    display(out, kind(span.span_kind));
-    out.push(b',');
-    key(out, "startTimeUnixNano");
-    u64_string(out, nanos(span.start_time));
-    out.push(b',');
-    key(out, "endTimeUnixNano");
-    u64_string(out, nanos(span.end_time));
-    out.push(b',');
-    key(out, "attributes");
-    attributes(out, &span.attributes);
-    out.push(b',');
-    key(out, "droppedAttributesCount");
-    display(out, span.dropped_attributes);
-    out.push(b',');
-    key(out, "events");
-    array(out, &span.events, |out, event| {
-        out.push(b'{');
-        key(out, "timeUnixNano");
-        u64_string(out, nanos(event.time));
-        out.push(b',');
-        key(out, "name");
-        string(out, &event.name);
-        out.push(b',');
-        key(out, "attributes");
-        attributes(out, &event.attributes);
-        out.extend_from_slice(b",\"droppedAttributesCount\":0}");
-    });
-    out.push(b',');
-    key(out, "droppedEventsCount");
-    display(out, span.dropped_events);
-    out.push(b',');
-    key(out, "links");
-    array(out, &span.links, |out, link| {
-        out.push(b'{');
-        ids(out, &link.span_context);
-        key(out, "attributes");
-        attributes(out, &link.attributes);
-        out.extend_from_slice(b",\"droppedAttributesCount\":0,");
-        key(out, "flags");
-        display(
-            out,
-            flags(
-                link.span_context.trace_flags,
-                Some(link.span_context.is_remote),
-            ),
-        );
-        out.push(b'}');
-    });
-    out.push(b',');
-    key(out, "droppedLinksCount");
-    display(out, span.dropped_links);
+    let mut o = Object::new(out);
+    ids(&mut o, cx);
+    o.field("parentSpanId", |out| {
+        string(out, parent(&span.parent_span_id))
+    })
+    .field("flags", |out| display(out, flags(cx.trace_flags, None)))
+    .field("name", |out| string(out, &span.name))
+    .field("kind", |out| display(out, kind(span.span_kind)))
+    .field("startTimeUnixNano", |out| {
+        u64_string(out, nanos(span.start_time))
+    })
+    .field("endTimeUnixNano", |out| {
+        u64_string(out, nanos(span.end_time))
+    })
+    .field("attributes", |out| attributes(out, &span.attributes))
+    .field("droppedAttributesCount", |out| {
+        display(out, span.dropped_attributes)
+    })
+    .field("events", |out| {
+        array(out, &span.events, |out, event| {
+            let mut e = Object::new(out);
+            e.field("timeUnixNano", |out| u64_string(out, nanos(event.time)))
+                .field("name", |out| string(out, &event.name))
+                .field("attributes", |out| attributes(out, &event.attributes))
+                .field("droppedAttributesCount", |out| display(out, 0));
+            e.end();
+        })
+    })
+    .field("droppedEventsCount", |out| {
+        display(out, span.dropped_events)
+    })
+    .field("links", |out| {
+        array(out, &span.links, |out, link| {
+            let mut l = Object::new(out);
+            ids(&mut l, &link.span_context);
+            let remote = Some(link.span_context.is_remote);
+            l.field("attributes", |out| attributes(out, &link.attributes))
+                .field("droppedAttributesCount", |out| display(out, 0))
+                .field("flags", |out| {
+                    display(out, flags(link.span_context.trace_flags, remote))
+                });
+            l.end();
+        })
+    })
+    .field("droppedLinksCount", |out| display(out, span.dropped_links));
     match &span.status {
         Status::Unset => {}
-        Status::Ok => out.extend_from_slice(b",\"status\":{\"message\":\"\",\"code\":1}"),
+        Status::Ok => {
+            o.field("status", |out| {
+                out.extend_from_slice(b"{\"message\":\"\",\"code\":1}")
+            });
+        }
         Status::Error(message) => {
-            out.extend_from_slice(b",\"status\":{\"message\":");
-            string(out, message);
-            out.extend_from_slice(b",\"code\":2}");
+            o.field("status", |out| {
+                let mut st = Object::new(out);
+                st.field("message", |out| string(out, message))
+                    .field("code", |out| display(out, 2));
+                st.end();
+            });
         }
     }
-    out.push(b'}');
+    o.end();
 }
 
-/// `traceId`, `spanId` and `traceState`, each followed by a comma.
-fn ids(out: &mut Vec<u8>, cx: &SpanContext) {
-    key(out, "traceId");
-    string(out, &cx.trace_id);
-    out.push(b',');
-    key(out, "spanId");
-    string(out, &cx.span_id);
-    out.push(b',');
-    key(out, "traceState");
-    out.push(b'"');
-    for (n, (k, v)) in cx.trace_state.iter().enumerate() {
-        if n > 0 {
-            out.push(b',');
-        }
-        // W3C keys and values hold no characters JSON escapes.
-        out.extend_from_slice(k.as_bytes());
-        out.push(b'=');
-        out.extend_from_slice(v.as_bytes());
-    }
-    out.extend_from_slice(b"\",");
+/// The fields `traceId`, `spanId` and `traceState` of `cx`.
+fn ids(o: &mut Object<'_>, cx: &SpanContext) {
+    o.field("traceId", |out| string(out, &cx.trace_id))
+        .field("spanId", |out| string(out, &cx.span_id))
+        .field("traceState", |out| {
+            out.push(b'"');
+            for (n, (k, v)) in cx.trace_state.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                // W3C keys and values hold no characters JSON escapes.
+                out.extend_from_slice(k.as_bytes());
+                out.push(b'=');
+                out.extend_from_slice(v.as_bytes());
+            }
+            out.push(b'"');
+        });
 }
 
 /// The parent id, or empty for none (an all-zero or empty id).
