@@ -2,7 +2,9 @@
 //! `no_std` workspace) as core wasm modules: the span runtime
 //! (`nebula_span_runtime.wasm`, one instance per output) and the proxy base
 //! (`nebula_proxy_base.wasm`, which every proxy's forwarders are linked
-//! into). `nebula-build-support` runs the nested build.
+//! into), and the in-guest exporters of `--export-to`
+//! (`nebula_exporter_stderr.wasm`, `nebula_exporter_file.wasm`).
+//! `nebula-build-support` runs the nested build.
 
 use std::env;
 use std::path::PathBuf;
@@ -28,17 +30,26 @@ fn main() {
     watch(&manifest_dir.join("../wit"));
 
     let target_dir = out_dir.join("runtime-target");
-    NestedBuild::new(&runtime_dir, &target_dir, "the span runtime and proxy base")
-        .args(["--workspace"])
-        // Core modules, not components: the generator adds to them before
-        // `wit-component` makes components of them. A small stack: their
-        // frames are shallow.
-        .rustflags(&[
-            "-Clink-arg=--skip-wit-component",
-            "-Clink-arg=-zstack-size=65536",
-        ])
-        .run();
-    for module in ["nebula_span_runtime.wasm", "nebula_proxy_base.wasm"] {
+    NestedBuild::new(
+        &runtime_dir,
+        &target_dir,
+        "the span runtime, proxy base and exporters",
+    )
+    .args(["--workspace"])
+    // Core modules, not components: the generator adds to them before
+    // `wit-component` makes components of them. A small stack: their
+    // frames are shallow.
+    .rustflags(&[
+        "-Clink-arg=--skip-wit-component",
+        "-Clink-arg=-zstack-size=65536",
+    ])
+    .run();
+    for module in [
+        "nebula_span_runtime.wasm",
+        "nebula_proxy_base.wasm",
+        "nebula_exporter_stderr.wasm",
+        "nebula_exporter_file.wasm",
+    ] {
         let built = target_dir.join(TARGET).join("release").join(module);
         let bytes =
             std::fs::read(&built).unwrap_or_else(|e| panic!("missing {}: {e}", built.display()));

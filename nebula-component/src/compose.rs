@@ -42,12 +42,14 @@ mod nested;
 mod served;
 mod shared;
 mod uses;
+mod with_exporter;
 mod world_types;
 
 pub(crate) use nested::Composition;
 pub use served::Served;
 use served::ServedBy;
 pub(crate) use shared::SharedImports;
+pub(crate) use with_exporter::with_exporter;
 
 use std::collections::{HashMap, HashSet};
 

@@ -30,6 +30,7 @@ pub mod analyze;
 pub mod compose;
 mod emit;
 mod error;
+mod exporter;
 mod input;
 mod options;
 mod plan;
@@ -43,7 +44,7 @@ mod wit_sources;
 mod wit_walk;
 
 pub use error::{Error, ErrorKind, InputError, Internal, OptionsError, ReportedCause, Unsupported};
-pub use options::{Options, OtelFlavor, Pattern};
+pub use options::{ExportTo, Options, OtelFlavor, Pattern};
 pub use report::{Direction, Report, WrappedFunction};
 pub use skeleton::Skeleton;
 
@@ -64,14 +65,24 @@ pub struct Instrumented {
 pub fn instrument(component: &[u8], options: &Options) -> Result<Instrumented, Error> {
     let input = input::Input::read(component)?;
     wit_sources::check_flavor(&options.flavor)?;
+    options.check_export()?;
     let imports_otel = input
         .top
         .imports
         .iter()
         .any(|import| import.name.starts_with("wasi:otel/"));
+    let service_name = options
+        .service_name
+        .clone()
+        .or(options.component_name.clone())
+        .or(input.top.name.clone())
+        .unwrap_or_else(|| "component".to_string());
     let mut stand_ins = stand_in::StandIns::default();
     let plan = plan::Plan::new(input.bytes, input.top, options, &mut stand_ins)?;
     let mut runtime = proxy::SpanRuntime::new()?;
+    if let Some(export_to) = &options.export_to {
+        runtime.export_through(exporter::component(export_to, &service_name)?);
+    }
     if imports_otel {
         // A component that talks to `wasi:otel` itself is served by the
         // span runtime where the types allow (`compose::Served`). One that
@@ -90,6 +101,9 @@ pub fn instrument(component: &[u8], options: &Options) -> Result<Instrumented, E
         emit::emit(&plan, &options.flavor, &mut runtime, emit::Finish::Output)?;
     if runtime.is_used() {
         report.skipped.extend(runtime.served().describe());
+        if let Some(export_to) = &options.export_to {
+            report.skipped.push(exporter::describe(export_to));
+        }
     }
     Ok(Instrumented {
         component: stand_ins.splice(&bytes)?,

@@ -16,6 +16,55 @@ pub enum OtelFlavor {
     Current(String),
 }
 
+/// Where the in-guest exporter (`--export-to`) sends the output's spans:
+/// composed into the output, it implements `wasi:otel` inside the guest,
+/// so the output runs on hosts that serve no `wasi:otel` at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportTo {
+    /// OTLP JSON on stderr, one `ExportTraceServiceRequest` per line (the
+    /// OpenTelemetry file exporter's format); adds `wasi:cli/stderr`.
+    Stderr,
+    /// A readable span tree per trace on stderr; adds `wasi:cli/stderr`.
+    Console,
+    /// The OTLP JSON lines appended to this file, found through the
+    /// host's preopened directories; adds `wasi:filesystem`.
+    File(String),
+}
+
+impl ExportTo {
+    /// How the destination is written on the command line
+    /// (`stderr`, `console`, `file:PATH`).
+    pub fn parse(text: &str) -> Result<Self, OptionsError> {
+        match text {
+            "stderr" => Ok(ExportTo::Stderr),
+            "console" => Ok(ExportTo::Console),
+            _ => match text.strip_prefix("file:") {
+                Some("") => Err(OptionsError::ExportTo(text.to_string())),
+                Some(path) => Ok(ExportTo::File(path.to_string())),
+                None => Err(OptionsError::ExportTo(text.to_string())),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for ExportTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportTo::Stderr => f.write_str("stderr"),
+            ExportTo::Console => f.write_str("console"),
+            ExportTo::File(path) => write!(f, "file:{path}"),
+        }
+    }
+}
+
+impl std::str::FromStr for ExportTo {
+    type Err = OptionsError;
+
+    fn from_str(s: &str) -> Result<Self, OptionsError> {
+        ExportTo::parse(s)
+    }
+}
+
 /// Options of [`crate::instrument`]; `Options::default()` wraps every
 /// exported function with the `inner` flavor.
 #[derive(Debug, Clone, Default)]
@@ -35,9 +84,29 @@ pub struct Options {
     /// composition: `Some(0)` wraps only the outer boundary; `None` (the
     /// default) goes all the way down.
     pub depth: Option<u32>,
+    /// Compose the in-guest exporter into the output, sending its spans
+    /// here instead of to a host's `wasi:otel` (only with the `inner`
+    /// flavor, which the exporter implements). Defaults to `None`: the
+    /// output imports `wasi:otel`.
+    pub export_to: Option<ExportTo>,
+    /// The `service.name` of the exported spans. Defaults to the
+    /// component's name (as for `component_name`).
+    pub service_name: Option<String>,
 }
 
 impl Options {
+    /// Checks that `export_to` goes with the flavor: the exporter
+    /// implements the `inner` one.
+    pub fn check_export(&self) -> Result<(), OptionsError> {
+        match (&self.export_to, &self.flavor) {
+            (Some(_), OtelFlavor::Outer) => Err(OptionsError::ExportFlavor("outer".into())),
+            (Some(_), OtelFlavor::Current(version)) => {
+                Err(OptionsError::ExportFlavor(format!("current:{version}")))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Whether an include pattern names this span name explicitly.
     pub fn includes(&self, span_name: &str) -> bool {
         self.include.iter().any(|p| p.matches(span_name))
@@ -59,6 +128,19 @@ pub enum OptionsError {
     /// A flavor's version that is not a package version.
     #[error("bad options: `{0}` is not a package version; use one like `0.2.0-rc.2`")]
     FlavorVersion(String),
+    /// An `export_to` destination that is not one.
+    #[error(
+        "bad options: `{0}` is not an export destination; use `stderr`, `console` or \
+         `file:PATH`"
+    )]
+    ExportTo(String),
+    /// `export_to` with a flavor other than `inner`.
+    #[error(
+        "bad options: the in-guest exporter implements the `inner` flavor's `wasi:otel`; \
+         drop `flavor` (or `--flavor`) to use `export_to`, or drop `export_to` to import \
+         the `{0}` flavor from the host"
+    )]
+    ExportFlavor(String),
 }
 
 /// A glob pattern on span names: `*` matches any run of characters, `?` one
@@ -136,6 +218,21 @@ mod tests {
         assert!(!p("my:pkg/iface#*").matches("my:pkg/other#f"));
         assert!(p("*a*b*").matches("xxaxxbxx"));
         assert!(Pattern::new("").is_err());
+    }
+
+    #[test]
+    fn export_destinations() {
+        assert_eq!(ExportTo::parse("stderr"), Ok(ExportTo::Stderr));
+        assert_eq!(ExportTo::parse("console"), Ok(ExportTo::Console));
+        assert_eq!(
+            ExportTo::parse("file:/tmp/spans.jsonl"),
+            Ok(ExportTo::File("/tmp/spans.jsonl".into()))
+        );
+        assert!(ExportTo::parse("file:").is_err());
+        assert!(ExportTo::parse("jaeger").is_err());
+        for text in ["stderr", "console", "file:out.jsonl"] {
+            assert_eq!(ExportTo::parse(text).unwrap().to_string(), text);
+        }
     }
 
     #[test]

@@ -26,8 +26,8 @@ macro_rules! wit_conversions {
         mod wit_conversions {
             use super::$wit as wit;
             use $crate::{
-                Direction, Error, ErrorKind, Instrumented, Options, OptionsError, OtelFlavor,
-                Pattern, Report, WrappedFunction,
+                Direction, Error, ErrorKind, ExportTo, Instrumented, Options, OptionsError,
+                OtelFlavor, Pattern, Report, WrappedFunction,
             };
 
             /// The error kinds, each with its WIT case.
@@ -51,6 +51,12 @@ macro_rules! wit_conversions {
                     },
                     component_name: options.component_name.clone(),
                     depth: options.depth,
+                    export_to: options.export_to.as_ref().map(|to| match to {
+                        ExportTo::Stderr => wit::ExportTo::Stderr,
+                        ExportTo::Console => wit::ExportTo::Console,
+                        ExportTo::File(path) => wit::ExportTo::File(path.clone()),
+                    }),
+                    service_name: options.service_name.clone(),
                 }
             }
 
@@ -70,6 +76,16 @@ macro_rules! wit_conversions {
                     },
                     component_name: options.component_name,
                     depth: options.depth,
+                    export_to: match options.export_to {
+                        None => None,
+                        Some(wit::ExportTo::Stderr) => Some(ExportTo::Stderr),
+                        Some(wit::ExportTo::Console) => Some(ExportTo::Console),
+                        Some(wit::ExportTo::File(path)) if path.is_empty() => {
+                            return Err(OptionsError::ExportTo("file:".into()));
+                        }
+                        Some(wit::ExportTo::File(path)) => Some(ExportTo::File(path)),
+                    },
+                    service_name: options.service_name,
                 })
             }
 

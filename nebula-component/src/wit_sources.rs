@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 
-use wit_parser::{InterfaceId, LiftLowerAbi, ManglingAndAbi, Resolve, WasmImport, WorldKey};
+use wit_parser::{
+    InterfaceId, LiftLowerAbi, ManglingAndAbi, Resolve, WasmImport, WorldId, WorldKey,
+};
 
 use crate::options::OptionsError;
 use crate::{Error, OtelFlavor};
@@ -45,6 +47,46 @@ const PACKAGES: &[(&str, &str)] = &[
         include_str!("../../wit/deps/served-otel/served.wit"),
     ),
 ];
+
+/// The WASI 0.2 packages the in-guest exporter's destinations write
+/// through, and the worlds of its components (in `wit/instrument.wit`),
+/// read after [`PACKAGES`].
+const EXPORTER_PACKAGES: &[(&str, &str)] = &[
+    (
+        "wit/deps/io/io.wit",
+        include_str!("../../wit/deps/io/io.wit"),
+    ),
+    (
+        "wit/deps/cli/stderr.wit",
+        include_str!("../../wit/deps/cli/stderr.wit"),
+    ),
+    (
+        "wit/deps/filesystem/filesystem.wit",
+        include_str!("../../wit/deps/filesystem/filesystem.wit"),
+    ),
+    (
+        "wit/instrument.wit",
+        include_str!("../../wit/instrument.wit"),
+    ),
+];
+
+/// The world `name` of `nebula:instrument` (an exporter's), in a
+/// `Resolve` of the embedded WIT.
+pub(crate) fn exporter_world(name: &str) -> Result<(Resolve, WorldId), Error> {
+    let mut resolve = Resolve::default();
+    let mut package = None;
+    for (path, source) in PACKAGES.iter().chain(EXPORTER_PACKAGES) {
+        package = Some(
+            resolve
+                .push_str(path, source)
+                .map_err(|e| Error::internal("embedded WIT does not parse", e))?,
+        );
+    }
+    let world = package
+        .and_then(|package| resolve.packages[package].worlds.get(name).copied())
+        .ok_or_else(|| Error::bug(format!("embedded WIT lacks the world `{name}`")))?;
+    Ok((resolve, world))
+}
 
 /// The name proxies import the span runtime by, and the runtime exports.
 pub(crate) const SPANS_INTERFACE: &str = "nebula:spans/spans@0.1.0";

@@ -1,6 +1,7 @@
 //! [`Runner`]: instantiates a component in wasmtime with WASI 0.2, the
-//! `wasi:otel` host and the fixtures' `store` host, and calls its exports
-//! with dynamic values.
+//! `wasi:otel` host and the fixtures' `store` host (or WASI alone, as a
+//! plain runtime), and calls its exports with dynamic values; stdout and
+//! stderr are captured.
 //!
 //! The engine is the hosts' own configuration (`nebula_native::engine`).
 
@@ -87,11 +88,18 @@ impl WasiView for HostState {
 
 /// The linker defining every host of [`HostState`].
 pub fn linker() -> Result<Linker<HostState>> {
-    let mut linker = Linker::new(engine());
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    let mut linker = wasi_linker()?;
     otel::add_to_linker(&mut linker, |s: &mut HostState| &mut s.otel)?;
     spin_otel::add_to_linker(&mut linker, |s: &mut HostState| &mut s.spin)?;
     blobs::add_to_linker(&mut linker, |s: &mut HostState| &mut s.blobs)?;
+    Ok(linker)
+}
+
+/// A linker defining only `wasmtime-wasi`'s WASI 0.2: the plain runtime a
+/// component gets from `wasmtime run`, no `wasi:otel` at all.
+pub fn wasi_linker() -> Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine());
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     Ok(linker)
 }
 
@@ -106,6 +114,10 @@ pub struct RunnerBuilder {
     spin: Option<SpinOtel>,
     /// Functions the test defines: (instance name, function name, body).
     host_fns: Vec<(String, String, HostFn)>,
+    /// Link only WASI (see [`wasi_linker`]).
+    wasi_only: bool,
+    /// Host directories preopened as (host path, guest path).
+    dirs: Vec<(std::path::PathBuf, String)>,
 }
 
 impl RunnerBuilder {
@@ -135,15 +147,32 @@ impl RunnerBuilder {
         self
     }
 
+    /// Links only `wasmtime-wasi` (no `wasi:otel`, no fixture hosts), as
+    /// a plain WASI runtime does.
+    pub fn wasi_only(mut self) -> Self {
+        self.wasi_only = true;
+        self
+    }
+
+    /// Preopens the host directory `host` as `guest`, read and write.
+    pub fn dir(mut self, host: &std::path::Path, guest: &str) -> Self {
+        self.dirs.push((host.to_path_buf(), guest.into()));
+        self
+    }
+
     /// Compiles and instantiates `component` (binary or text format).
     pub fn build(self, component: &[u8]) -> Result<Runner> {
         let component = Component::new(engine(), component).context("compiling the component")?;
         let stdout = MemoryOutputPipe::new(STDOUT_CAPACITY);
-        let wasi = WasiCtx::builder()
-            .args(&self.args)
+        let stderr = MemoryOutputPipe::new(STDOUT_CAPACITY);
+        let mut wasi = WasiCtx::builder();
+        wasi.args(&self.args)
             .stdout(stdout.clone())
-            .inherit_stderr()
-            .build();
+            .stderr(stderr.clone());
+        for (host, guest) in &self.dirs {
+            wasi.preopened_dir(host, guest, wasmtime_wasi::FsPerms::ReadWrite)?;
+        }
+        let wasi = wasi.build();
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
@@ -156,7 +185,11 @@ impl RunnerBuilder {
         };
         let mut store = Store::new(engine(), state);
         store.limiter(|s| &mut s.memory);
-        let mut linker = linker()?;
+        let mut linker = if self.wasi_only {
+            wasi_linker()?
+        } else {
+            linker()?
+        };
         for (instance, func, body) in self.host_fns {
             // The rc.2 host makes a span of its own for each call, as Spin
             // does for outbound requests.
@@ -179,6 +212,7 @@ impl RunnerBuilder {
             instance,
             component,
             stdout,
+            stderr,
         })
     }
 }
@@ -189,6 +223,7 @@ pub struct Runner {
     instance: Instance,
     component: Component,
     stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
 }
 
 impl Runner {
@@ -266,6 +301,12 @@ impl Runner {
     /// The `store` host (blob counters).
     pub fn blobs(&self) -> &BlobStore {
         &self.store.data().blobs
+    }
+
+    /// Everything the component printed to stderr so far, lossily decoded
+    /// (the in-guest exporter's lines, with `--export-to stderr`).
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
     }
 
     /// Everything the component printed to stdout so far, lossily decoded.

@@ -10,6 +10,7 @@
 //! - [`differential`]: plain vs instrumented, export by export;
 //! - [`spin_otel`]: a `wasi:otel@0.2.0-rc.2` host with Spin 4's rules;
 //! - [`span_tree`]: the shape of recorded spans, to compare runs;
+//! - [`otlp`]: OTLP JSON lines (the in-guest exporter's) read and checked;
 //! - [`shapes`]: components of the shapes other toolchains emit, from WIT
 //!   and hand-written core modules;
 //! - [`toolchains`]: fixtures built by componentize-py and componentize-js.
@@ -19,6 +20,7 @@ pub mod compose;
 pub mod differential;
 pub mod exports;
 pub mod host;
+pub mod otlp;
 pub mod shapes;
 pub mod span_tree;
 pub mod spin_otel;

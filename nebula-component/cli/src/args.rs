@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use clap::Args;
 
-use nebula_component::{Options, OtelFlavor, Pattern};
+use nebula_component::{ExportTo, Options, OtelFlavor, Pattern};
 
 /// The `wasi:otel` package version of the `current` flavor when none is
 /// given (upstream's head).
@@ -34,6 +34,11 @@ Examples:
 
   # Target upstream's `current-span-context` at a given package version
   nebula instrument service.wasm --flavor current=0.2.0-rc.3
+
+  # Runs on any WASI 0.2 runtime (no wasi:otel host): spans go to stderr
+  # as OTLP JSON lines, or as a span tree with `console`
+  nebula instrument service.wasm --export-to stderr
+  wasmtime run tmp/service.instrumented.wasm
 
   # The same, run by the portable `nebula.wasm` in any WASI 0.2 runtime
   wasmtime run --dir . nebula.wasm instrument service.wasm -o out
@@ -81,6 +86,21 @@ pub struct InstrumentArgs {
     #[arg(long, value_name = "FLAVOR", default_value = "inner")]
     pub flavor: FlavorArg,
 
+    /// Compose the in-guest exporter into the output, so it needs no
+    /// `wasi:otel` host and runs on any WASI 0.2 runtime: `stderr` (OTLP
+    /// JSON lines, one `ExportTraceServiceRequest` per top-level call, the
+    /// OpenTelemetry file exporter's format; adds `wasi:cli/stderr`),
+    /// `console` (a span tree on stderr), `file:PATH` (the OTLP JSON lines
+    /// appended to PATH, in a directory the host preopens; adds
+    /// `wasi:filesystem`). Only with the `inner` flavor.
+    #[arg(long, value_name = "DEST")]
+    pub export_to: Option<ExportTo>,
+
+    /// The `service.name` of the exported spans (with `--export-to`).
+    /// Default: the component's name, else `component`.
+    #[arg(long, value_name = "NAME", requires = "export_to")]
+    pub service_name: Option<String>,
+
     /// Inside a composition (a component made of inner components, e.g. by
     /// `wac`), how many levels of inner components get their own spans: 0
     /// wraps only the outer boundary. Default: every level.
@@ -105,6 +125,8 @@ impl InstrumentArgs {
             flavor: self.flavor.0.clone(),
             component_name: None,
             depth: self.depth,
+            export_to: self.export_to.clone(),
+            service_name: self.service_name.clone(),
         }
     }
 }

@@ -39,6 +39,11 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> ExitStatus {
     let verbosity = args.verbosity;
+    let options = args.options();
+    if let Err(e) = options.check_export() {
+        progress.err(&error::render(&anyhow!(e)));
+        return ExitStatus::Failed;
+    }
     let expanded = inputs::expand(&args.inputs);
     let mut failed = expanded.errors.len();
     for e in &expanded.errors {
@@ -61,7 +66,6 @@ pub fn run(
         return ExitStatus::Failed;
     }
 
-    let options = args.options();
     let mut stems: HashMap<String, &Path> = HashMap::new();
     let mut succeeded = 0;
     progress.start(expanded.inputs.len());

@@ -154,6 +154,7 @@ pub(super) fn served(
 ) -> Result<NodeId, Error> {
     match by {
         ServedBy::Runtime(export) => importer.graph().alias(runtime, export),
+        ServedBy::ExporterTypes(export) => importer.graph().alias(runtime, export),
         ServedBy::RuntimeImport(name) => importer.import(name, kind),
     }
 }

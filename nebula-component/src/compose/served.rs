@@ -19,7 +19,9 @@
 //!
 //! `wasi:otel/types`, which holds only types, is wired to the output's own
 //! import of the flavor's `wasi:otel/types` when that satisfies it (the
-//! records are the same), so the output imports one `wasi:otel` revision.
+//! records are the same), so the output imports one `wasi:otel` revision;
+//! with the in-guest exporter (`--export-to`), to the exporter's, so it
+//! imports none.
 
 use std::collections::HashMap;
 
@@ -49,6 +51,9 @@ pub(crate) enum ServedBy {
     Runtime(&'static str),
     /// The runtime's own import of this name (the flavor's `wasi:otel/types`).
     RuntimeImport(String),
+    /// The `wasi:otel/types` the runtime re-exports from the in-guest
+    /// exporter in front of it (`--export-to`), by this name.
+    ExporterTypes(String),
 }
 
 /// The output's `wasi:otel` imports the span runtime serves, by the name
@@ -95,11 +100,16 @@ impl Served {
                     served.not_served.push(name.clone());
                 }
             } else if name.starts_with(TYPES) {
-                let own = runtime_world
-                    .imports
-                    .iter()
-                    .find(|(import, _)| import.starts_with(TYPES));
-                if let Some((own, have)) = own
+                let types = |(name, _): &(&String, &ItemKind)| name.starts_with(TYPES);
+                let exported = runtime_world.exports.iter().find(types);
+                let imported = runtime_world.imports.iter().find(types);
+                if let Some((own, have)) = exported
+                    && fits(Some(have), *kind)
+                {
+                    served
+                        .by_name
+                        .insert(name.clone(), ServedBy::ExporterTypes(own.clone()));
+                } else if let Some((own, have)) = imported
                     && own != name
                     && fits(Some(have), *kind)
                 {
@@ -134,6 +144,9 @@ impl Served {
             ),
             ServedBy::RuntimeImport(own) => {
                 format!("`{name}`: the output's `{own}` (the same types)")
+            }
+            ServedBy::ExporterTypes(own) => {
+                format!("`{name}`: the in-guest exporter's `{own}` (the same types)")
             }
         });
         let host = self.not_served.iter().map(|name| {

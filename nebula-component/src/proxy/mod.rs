@@ -18,7 +18,7 @@ mod abi;
 mod descriptor;
 mod forwarder;
 mod handles;
-mod module;
+pub(crate) mod module;
 mod resources;
 mod runtime;
 mod world;

@@ -31,6 +31,9 @@ pub struct SpanRuntime {
     descriptors: DescriptorData,
     proxies: usize,
     served: Served,
+    /// The in-guest exporter component put in front of the runtime
+    /// (`--export-to`), if any.
+    exporter: Option<Vec<u8>>,
 }
 
 impl SpanRuntime {
@@ -41,6 +44,7 @@ impl SpanRuntime {
             descriptors: DescriptorData::new(prebuilt.data_base()),
             proxies: 0,
             served: Served::default(),
+            exporter: None,
         })
     }
 
@@ -65,13 +69,29 @@ impl SpanRuntime {
         &self.served
     }
 
+    /// Puts the in-guest `exporter` component in front of the runtime:
+    /// [`Self::component`] then implements `wasi:otel` itself.
+    pub(crate) fn export_through(&mut self, exporter: Vec<u8>) {
+        self.exporter = Some(exporter);
+    }
+
     /// Whether any proxy needs the runtime.
     pub fn is_used(&self) -> bool {
         self.proxies > 0
     }
 
-    /// The runtime component, for `flavor`.
+    /// The runtime component, for `flavor`, with the in-guest exporter in
+    /// front of it when there is one.
     pub fn component(&self, flavor: &OtelFlavor) -> Result<Vec<u8>, Error> {
+        let runtime = self.runtime_alone(flavor)?;
+        match &self.exporter {
+            Some(exporter) => crate::compose::with_exporter(&runtime, exporter),
+            None => Ok(runtime),
+        }
+    }
+
+    /// The runtime component alone, importing `flavor`'s `wasi:otel`.
+    fn runtime_alone(&self, flavor: &OtelFlavor) -> Result<Vec<u8>, Error> {
         let prebuilt = Prebuilt::parse(SPAN_RUNTIME)?;
         let mut imports = RuntimeImports::load(flavor)?;
         let spans = imports.spans;

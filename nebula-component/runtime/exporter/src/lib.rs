@@ -27,6 +27,7 @@ extern crate alloc;
 
 pub mod config;
 mod json;
+mod mem;
 mod otlp_json;
 mod tree;
 
