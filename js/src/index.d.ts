@@ -12,6 +12,10 @@ export interface Options {
   componentName?: string;
   /** How many levels of inner components of a composition get spans (default: all). */
   depth?: number;
+  /** Compose the in-guest exporter into the output, which then imports no `wasi:otel` and runs on any WASI 0.2 runtime (jco without a JS `wasi:otel` host too): `stderr` (OTLP JSON lines), `console` (a span tree on stderr), `file:PATH` (OTLP JSON lines appended to a file in a preopened directory). Only with the `inner` flavor. */
+  exportTo?: 'stderr' | 'console' | `file:${string}`;
+  /** The `service.name` of the exported spans (default: the component's name). */
+  serviceName?: string;
 }
 
 /** One function the proxies wrap in a span. */

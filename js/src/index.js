@@ -130,7 +130,20 @@ function toWit(options = {}) {
     flavor: flavor(options.flavor),
     componentName: options.componentName ?? undefined,
     depth: options.depth ?? undefined,
+    exportTo: exportTo(options.exportTo),
+    serviceName: options.serviceName ?? undefined,
   };
+}
+
+/** `stderr`, `console` or `file:PATH`, as the CLI's `--export-to`. */
+function exportTo(to) {
+  if (to === undefined) return undefined;
+  if (to === 'stderr') return { tag: 'stderr' };
+  if (to === 'console') return { tag: 'console' };
+  if (typeof to === 'string' && to.startsWith('file:') && to.length > 'file:'.length) {
+    return { tag: 'file', val: to.slice('file:'.length) };
+  }
+  throw new TypeError(`options.exportTo: \`${to}\` is not \`stderr\`, \`console\` or \`file:PATH\``);
 }
 
 /** `inner`, `outer`, `current` or `current=VERSION`, as the CLI's `--flavor`. */

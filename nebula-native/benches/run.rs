@@ -22,6 +22,9 @@
 //! client span per `tick`, made by the import proxy; the export is excluded,
 //! so its proxy hop is the only other difference, shared by the `n` calls).
 //!
+//! A fourth table puts the in-guest exporter of `--export-to` beside the
+//! host.
+//!
 //! Engine: wasmtime 48, `Config::concurrency_support(false)`, typed host
 //! bindings. Figures: median ns per call over rounds of calls on one
 //! instance.
@@ -186,7 +189,42 @@ fn main() -> anyhow::Result<()> {
         automatic - none
     );
     imports(&engine)?;
-    flavors(&engine, &plain)
+    flavors(&engine, &plain)?;
+    in_guest(&engine, &plain_bytes, automatic - none)
+}
+
+/// The fourth table: the in-guest exporter (`--export-to`) against the
+/// `nebula run` host, ns per sampled call over plain. The exporter
+/// serializes each top-level call's span and writes it through
+/// `wasi:cli/stderr` (here a sink); the host's figure is the first
+/// table's *automatic*, sampled.
+fn in_guest(engine: &wasmtime::Engine, plain_bytes: &[u8], host: f64) -> anyhow::Result<()> {
+    use nebula_component::ExportTo;
+    let plain = Component::new(engine, plain_bytes)?;
+    let call = ("nebula:guests/spans@0.1.0", "work", WORK);
+    let (none, _) = measure(engine, &plain, call, CALLS, true)?;
+    println!(
+        "
+the in-guest exporter (`--export-to`, stderr a sink) against the nebula run host, \
+         one sampled span per call, ns per call over plain, median of {ROUNDS} rounds\n"
+    );
+    println!("| where spans go | ns/call over plain |");
+    println!("| --- | ---: |");
+    println!("| nebula run host (export queue) | {host:+.0} |");
+    for export_to in [ExportTo::Stderr, ExportTo::Console] {
+        let options = Options {
+            export_to: Some(export_to.clone()),
+            ..Options::default()
+        };
+        let bytes = nebula_component::instrument(plain_bytes, &options)?.component;
+        let component = Component::new(engine, &bytes)?;
+        let (ns, _) = measure(engine, &component, call, CALLS, true)?;
+        println!(
+            "| in-guest, `--export-to {export_to}` | {:+.0} |",
+            ns - none
+        );
+    }
+    Ok(())
 }
 
 /// The third table: per flavor, what the span runtime's own stack saves.

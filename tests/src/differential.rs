@@ -43,9 +43,23 @@ pub fn differential(
 ) -> Result<(usize, Runner)> {
     let mut plain = Runner::new(plain)?;
     let mut traced = Runner::new(traced)?;
+    let calls = compare_exports(&mut plain, &mut traced, skip, &mut assert_one_span)?;
+    Ok((calls, traced))
+}
+
+/// The differential check on two running components: every export of
+/// `plain` called on both with the same arguments (but those `skip` names
+/// and resource functions), results compared; `after` checks `traced`
+/// after each call, given the export's name. Returns the calls compared.
+pub fn compare_exports(
+    plain: &mut Runner,
+    traced: &mut Runner,
+    skip: &dyn Fn(&str) -> bool,
+    after: &mut dyn FnMut(&mut Runner, &str),
+) -> Result<usize> {
     let exports = plain.exports();
     let names = |r: &Runner| r.exports().into_iter().map(|e| e.name).collect::<Vec<_>>();
-    assert_eq!(names(&plain), names(&traced), "export names differ");
+    assert_eq!(names(plain), names(traced), "export names differ");
     let mut calls = 0;
     for export in exports {
         // Resource constructors and methods hand out and take handles,
@@ -61,9 +75,9 @@ pub fn differential(
                 "`{}`({args:?}): plain {want:?}, instrumented {got:?}",
                 export.name
             );
-            assert_one_span(&mut traced, &export.name);
+            after(traced, &export.name);
             calls += 1;
         }
     }
-    Ok((calls, traced))
+    Ok(calls)
 }

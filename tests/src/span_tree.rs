@@ -5,6 +5,18 @@ use nebula_native::host::otel::{Recorded, SpanData};
 
 use crate::host::ended;
 
+/// The tree one `restock` call of the three-component chain (front →
+/// middle → back, the middle instrumented by hand) gives instrumented,
+/// on every host and flavor, and with the in-guest exporter: the middle's
+/// hand-made span between its server and client spans.
+pub const RESTOCK_TREE: &str = "nebula:fixtures/frontend#restock Server
+  nebula:fixtures/backend#store Client
+    nebula:fixtures/backend#store Server
+      middle-store Internal
+        nebula:fixtures/backend#store Client
+          nebula:fixtures/backend#store Server
+";
+
 /// The span tree of `events` as indented `name kind` lines, children in
 /// start order; checks that every span started and ended, and that all are
 /// in one trace. Roots are the spans whose parent is not among them.

@@ -6,11 +6,12 @@
 
 use nebula_component::{ErrorKind, ExportTo, Options, OtelFlavor, instrument};
 use nebula_tests::compose::chain;
-use nebula_tests::differential::span_name;
+use nebula_tests::differential::{compare_exports, span_name};
 use nebula_tests::fixtures::{self, read};
 use nebula_tests::host::Runner;
 use nebula_tests::otlp;
-use nebula_tests::values::{all_same, arg_combinations};
+use nebula_tests::span_tree::RESTOCK_TREE;
+use nebula_tests::values::all_same;
 use wasmtime::Result;
 use wasmtime::component::Val;
 
@@ -48,30 +49,18 @@ fn fixtures_exporting_to_stderr_give_the_plain_results_and_one_otlp_line_per_cal
         let mut traced = wasi_only(&exporting(&plain_bytes, ExportTo::Stderr)?)?;
         assert_eq!(imports_of(&traced, "wasi:otel/"), Vec::<String>::new());
         let mut calls = 0;
-        for export in plain.exports() {
-            if export.name.contains("#[") {
-                continue;
-            }
-            for args in arg_combinations(&export.param_types()) {
-                let want = plain.call(&export.name, &args)?;
-                let got = traced.call(&export.name, &args)?;
-                assert!(
-                    all_same(&want, &got),
-                    "`{}`({args:?}): plain {want:?}, instrumented {got:?}",
-                    export.name
-                );
-                calls += 1;
-                let requests = otlp::requests(&traced.stderr());
-                assert_eq!(requests.len(), calls, "one line per top-level call");
-                let last = requests.last().unwrap();
-                assert_eq!(otlp::service_names(last), ["shop"]);
-                let spans = otlp::spans(last);
-                assert_eq!(
-                    otlp::tree(&spans, &[]),
-                    format!("{} Server\n", span_name(&export.name))
-                );
-            }
-        }
+        let mut one_line_more = |traced: &mut Runner, name: &str| {
+            calls += 1;
+            let requests = otlp::requests(&traced.stderr());
+            assert_eq!(requests.len(), calls, "one line per top-level call");
+            let last = requests.last().unwrap();
+            assert_eq!(otlp::service_names(last), ["shop"]);
+            assert_eq!(
+                otlp::tree(&otlp::spans(last), &[]),
+                format!("{} Server\n", span_name(name))
+            );
+        };
+        compare_exports(&mut plain, &mut traced, &|_| false, &mut one_line_more)?;
         assert!(calls > 10, "{path}: {calls} calls");
         // Every call its own trace.
         let requests = otlp::requests(&traced.stderr());
@@ -95,16 +84,6 @@ fn three_chain() -> Result<Vec<u8>> {
         &read(fixtures::CHAIN_BACK),
     ])
 }
-
-/// What `restock` gives on Nebula's host (`flavors.rs`' `RESTOCK_TREE`):
-/// the hand-made span is served by the exporter too.
-const RESTOCK_TREE: &str = "nebula:fixtures/frontend#restock Server
-  nebula:fixtures/backend#store Client
-    nebula:fixtures/backend#store Server
-      middle-store Internal
-        nebula:fixtures/backend#store Client
-          nebula:fixtures/backend#store Server
-";
 
 const RESTOCK: &str = "nebula:fixtures/frontend@0.1.0#restock";
 
@@ -224,5 +203,46 @@ fn the_report_names_what_the_exporter_adds_and_a_host_flavor_is_refused() -> Res
         assert_eq!(error.kind(), ErrorKind::BadOptions);
         assert!(error.to_string().contains("inner"), "{error}");
     }
+    Ok(())
+}
+
+/// `wasmtime` on `PATH`, if the machine has the CLI (CI does not build it:
+/// it takes longer than the whole test run).
+fn wasmtime_cli() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("wasmtime"))
+        .find(|candidate| candidate.is_file())
+}
+
+#[test]
+fn under_the_wasmtime_cli_a_command_exporting_to_stderr_runs_as_the_plain_one() -> Result<()> {
+    let Some(wasmtime) = wasmtime_cli() else {
+        eprintln!("SKIPPED: no `wasmtime` CLI on PATH (install it to run this test)");
+        return Ok(());
+    };
+    let dir = std::env::temp_dir().join(format!("nebula-wasmtime-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let plain = read(fixtures::CLI);
+    let (plain_path, traced_path) = (dir.join("plain.wasm"), dir.join("traced.wasm"));
+    std::fs::write(&plain_path, &plain)?;
+    std::fs::write(&traced_path, exporting(&plain, ExportTo::Stderr)?)?;
+    let run = |path: &std::path::Path| {
+        std::process::Command::new(&wasmtime)
+            .arg("run")
+            .arg(path)
+            .arg("a")
+            .output()
+    };
+    let (want, got) = (run(&plain_path)?, run(&traced_path)?);
+    assert_eq!(got.status.code(), want.status.code());
+    assert_eq!(got.stdout, want.stdout);
+    let requests = otlp::requests(&String::from_utf8_lossy(&got.stderr));
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        otlp::tree(&otlp::spans(&requests[0]), &[]),
+        "wasi:cli/run#run Server\n"
+    );
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use nebula_tests::compose::{chain, plug};
 use nebula_tests::fixtures::{self, read};
 use nebula_tests::host::{Runner, ended};
 use nebula_tests::shapes;
-use nebula_tests::span_tree::tree;
+use nebula_tests::span_tree::{RESTOCK_TREE, tree};
 use nebula_tests::spin_otel::{SpinOtel, TRACING_RC2};
 use nebula_tests::values::all_same;
 use wasmtime::Result;
@@ -209,16 +209,6 @@ fn three_chain(flavor: OtelFlavor) -> Result<(Vec<u8>, Vec<u8>)> {
     let traced = instrument(&plain, &options)?.component;
     Ok((plain, traced))
 }
-
-/// The tree one `restock` call of the three-component chain gives: the
-/// middle's hand-made span between its server and client spans.
-const RESTOCK_TREE: &str = "nebula:fixtures/frontend#restock Server
-  nebula:fixtures/backend#store Client
-    nebula:fixtures/backend#store Server
-      middle-store Internal
-        nebula:fixtures/backend#store Client
-          nebula:fixtures/backend#store Server
-";
 
 const RESTOCK: &str = "nebula:fixtures/frontend@0.1.0#restock";
 
