@@ -170,11 +170,39 @@ fn a_file_in_a_preopened_directory_gets_the_lines_appended() -> Result<()> {
     for request in &requests {
         assert_eq!(otlp::tree(&otlp::spans(request), &[]), RESTOCK_TREE);
     }
+
+    // An absolute path, under the preopen it names.
+    let traced = exporting(&three_chain()?, ExportTo::File("/data/abs.jsonl".into()))?;
+    let mut runner = Runner::builder()
+        .wasi_only()
+        .dir(&dir, "/data")
+        .build(&traced)?;
+    runner.call(RESTOCK, &args)?;
+    let requests = otlp::requests(&std::fs::read_to_string(dir.join("abs.jsonl"))?);
+    assert_eq!(requests.len(), 1);
     std::fs::remove_dir_all(&dir)?;
 
     // No such directory: the guest's call still succeeds.
     let mut runner = wasi_only(&traced)?;
     runner.call(RESTOCK, &args)?;
+    Ok(())
+}
+
+#[test]
+fn the_service_name_defaults_to_the_component_name() -> Result<()> {
+    let options = Options {
+        export_to: Some(ExportTo::Stderr),
+        component_name: Some("typed".into()),
+        ..Options::default()
+    };
+    let traced = instrument(&read(fixtures::TYPES), &options)?.component;
+    let mut runner = wasi_only(&traced)?;
+    runner.call(
+        "nebula:fixtures/types@0.1.0#echo-string",
+        &[Val::String("hi".into())],
+    )?;
+    let requests = otlp::requests(&runner.stderr());
+    assert_eq!(otlp::service_names(&requests[0]), ["typed"]);
     Ok(())
 }
 
