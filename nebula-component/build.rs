@@ -3,7 +3,8 @@
 //! (`nebula_span_runtime.wasm`, one instance per output) and the proxy base
 //! (`nebula_proxy_base.wasm`, which every proxy's forwarders are linked
 //! into), and the in-guest exporters of `--export-to`
-//! (`nebula_exporter_stderr.wasm`, `nebula_exporter_file.wasm`).
+//! (`nebula_exporter_stderr.wasm`, `nebula_exporter_file.wasm`,
+//! `nebula_exporter_otlp.wasm`).
 //! `nebula-build-support` runs the nested build.
 
 use std::env;
@@ -22,6 +23,7 @@ fn main() {
         "exporter",
         "exporter-stderr",
         "exporter-file",
+        "exporter-otlp",
         "Cargo.toml",
         "Cargo.lock",
     ] {
@@ -49,6 +51,7 @@ fn main() {
         "nebula_proxy_base.wasm",
         "nebula_exporter_stderr.wasm",
         "nebula_exporter_file.wasm",
+        "nebula_exporter_otlp.wasm",
     ] {
         let built = target_dir.join(TARGET).join("release").join(module);
         let bytes =

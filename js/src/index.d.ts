@@ -12,8 +12,8 @@ export interface Options {
   componentName?: string;
   /** How many levels of inner components of a composition get spans (default: all). */
   depth?: number;
-  /** Compose the in-guest exporter into the output, which then imports no `wasi:otel` and runs on any WASI 0.2 runtime (jco without a JS `wasi:otel` host too): `stderr` (OTLP JSON lines), `console` (a span tree on stderr), `file:PATH` (OTLP JSON lines appended to a file in a preopened directory). Only with the `inner` flavor. */
-  exportTo?: 'stderr' | 'console' | `file:${string}`;
+  /** Compose the in-guest exporter into the output, which then imports no `wasi:otel` and runs on any WASI 0.2 runtime (jco without a JS `wasi:otel` host too): `stderr` (OTLP JSON lines), `console` (a span tree on stderr), `file:PATH` (OTLP JSON lines appended to a file in a preopened directory), `otlp:URL` (OTLP/HTTP protobuf to a collector through `wasi:http`). Only with the `inner` flavor. */
+  exportTo?: 'stderr' | 'console' | `file:${string}` | `otlp:${string}`;
   /** The `service.name` of the exported spans (default: the component's name). */
   serviceName?: string;
 }

@@ -135,7 +135,7 @@ function toWit(options = {}) {
   };
 }
 
-/** `stderr`, `console` or `file:PATH`, as the CLI's `--export-to`. */
+/** `stderr`, `console`, `file:PATH` or `otlp:URL`, as the CLI's `--export-to`. */
 function exportTo(to) {
   if (to === undefined) return undefined;
   if (to === 'stderr') return { tag: 'stderr' };
@@ -143,7 +143,10 @@ function exportTo(to) {
   if (typeof to === 'string' && to.startsWith('file:') && to.length > 'file:'.length) {
     return { tag: 'file', val: to.slice('file:'.length) };
   }
-  throw new TypeError(`options.exportTo: \`${to}\` is not \`stderr\`, \`console\` or \`file:PATH\``);
+  if (typeof to === 'string' && /^otlp:https?:\/\/[^/]/.test(to)) {
+    return { tag: 'otlp', val: to.slice('otlp:'.length) };
+  }
+  throw new TypeError(`options.exportTo: \`${to}\` is not \`stderr\`, \`console\`, \`file:PATH\` or \`otlp:URL\``);
 }
 
 /** `inner`, `outer`, `current` or `current=VERSION`, as the CLI's `--flavor`. */

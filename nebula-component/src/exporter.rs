@@ -23,6 +23,9 @@ static STDERR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_exporter
 /// The exporter appending to a file through `wasi:filesystem`.
 static FILE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_exporter_file.wasm"));
 
+/// The exporter sending OTLP/HTTP through `wasi:http/outgoing-handler`.
+static OTLP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_exporter_otlp.wasm"));
+
 /// The configuration's first bytes, which the exporter checks.
 const MAGIC: &[u8; 4] = b"NBEX";
 
@@ -32,6 +35,7 @@ const MAGIC: &[u8; 4] = b"NBEX";
 enum Format {
     OtlpJson = 0,
     Tree = 1,
+    OtlpProto = 2,
 }
 
 /// One destination's prebuilt module, world, format and target.
@@ -48,6 +52,7 @@ impl Destination {
             ExportTo::Stderr => (STDERR, "exporter-stderr", Format::OtlpJson, ""),
             ExportTo::Console => (STDERR, "exporter-stderr", Format::Tree, ""),
             ExportTo::File(path) => (FILE, "exporter-file", Format::OtlpJson, path.as_str()),
+            ExportTo::Otlp(url) => (OTLP, "exporter-otlp", Format::OtlpProto, url.as_str()),
         };
         Destination {
             module,
@@ -102,6 +107,10 @@ pub(crate) fn describe(export_to: &ExportTo) -> String {
         ExportTo::File(_) => (
             "`wasi:filesystem` and `wasi:io` (0.2)",
             "OTLP JSON lines appended to the file, found in the preopened directories",
+        ),
+        ExportTo::Otlp(_) => (
+            "`wasi:http/outgoing-handler` and `wasi:http/types` (0.2)",
+            "one OTLP/HTTP protobuf request per top-level call to the collector",
         ),
     };
     format!(

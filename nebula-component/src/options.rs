@@ -29,20 +29,44 @@ pub enum ExportTo {
     /// The OTLP JSON lines appended to this file, found through the
     /// host's preopened directories; adds `wasi:filesystem`.
     File(String),
+    /// OTLP/HTTP protobuf, one request per top-level call, to this
+    /// collector URL (`http://host:4318`; with no path, `/v1/traces`);
+    /// adds `wasi:http/outgoing-handler`. A failing collector never fails
+    /// the guest's call.
+    Otlp(String),
 }
 
 impl ExportTo {
     /// How the destination is written on the command line
-    /// (`stderr`, `console`, `file:PATH`).
+    /// (`stderr`, `console`, `file:PATH`, `otlp:URL`).
     pub fn parse(text: &str) -> Result<Self, OptionsError> {
+        let bad = || OptionsError::ExportTo(text.to_string());
         match text {
             "stderr" => Ok(ExportTo::Stderr),
             "console" => Ok(ExportTo::Console),
-            _ => match text.strip_prefix("file:") {
-                Some("") => Err(OptionsError::ExportTo(text.to_string())),
-                Some(path) => Ok(ExportTo::File(path.to_string())),
-                None => Err(OptionsError::ExportTo(text.to_string())),
-            },
+            _ => {
+                if let Some(path) = text.strip_prefix("file:") {
+                    return match path {
+                        "" => Err(bad()),
+                        _ => Ok(ExportTo::File(path.to_string())),
+                    };
+                }
+                let url = text.strip_prefix("otlp:").ok_or_else(bad)?;
+                ExportTo::otlp(url)
+            }
+        }
+    }
+
+    /// The `otlp:` destination of `url`, which must be an `http://` or
+    /// `https://` URL with a host.
+    pub fn otlp(url: &str) -> Result<Self, OptionsError> {
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .ok_or_else(|| OptionsError::OtlpUrl(url.to_string()))?;
+        match rest.split('/').next() {
+            Some(host) if !host.is_empty() => Ok(ExportTo::Otlp(url.to_string())),
+            _ => Err(OptionsError::OtlpUrl(url.to_string())),
         }
     }
 }
@@ -53,6 +77,7 @@ impl std::fmt::Display for ExportTo {
             ExportTo::Stderr => f.write_str("stderr"),
             ExportTo::Console => f.write_str("console"),
             ExportTo::File(path) => write!(f, "file:{path}"),
+            ExportTo::Otlp(url) => write!(f, "otlp:{url}"),
         }
     }
 }
@@ -130,10 +155,16 @@ pub enum OptionsError {
     FlavorVersion(String),
     /// An `export_to` destination that is not one.
     #[error(
-        "bad options: `{0}` is not an export destination; use `stderr`, `console` or \
-         `file:PATH`"
+        "bad options: `{0}` is not an export destination; use `stderr`, `console`, \
+         `file:PATH` or `otlp:URL`"
     )]
     ExportTo(String),
+    /// An `otlp:` destination whose URL is not an `http(s)://host…` one.
+    #[error(
+        "bad options: `{0}` is not a collector URL; write it like `http://localhost:4318` \
+         (spans go to its `/v1/traces` unless the URL names a path)"
+    )]
+    OtlpUrl(String),
     /// `export_to` with a flavor other than `inner`.
     #[error(
         "bad options: the in-guest exporter implements the `inner` flavor's `wasi:otel`; \
@@ -230,7 +261,18 @@ mod tests {
         );
         assert!(ExportTo::parse("file:").is_err());
         assert!(ExportTo::parse("jaeger").is_err());
-        for text in ["stderr", "console", "file:out.jsonl"] {
+        assert_eq!(
+            ExportTo::parse("otlp:http://localhost:4318"),
+            Ok(ExportTo::Otlp("http://localhost:4318".into()))
+        );
+        assert!(ExportTo::parse("otlp:localhost:4318").is_err());
+        assert!(ExportTo::parse("otlp:http://").is_err());
+        for text in [
+            "stderr",
+            "console",
+            "file:out.jsonl",
+            "otlp:https://c.example/x",
+        ] {
             assert_eq!(ExportTo::parse(text).unwrap().to_string(), text);
         }
     }

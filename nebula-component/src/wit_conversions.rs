@@ -55,6 +55,7 @@ macro_rules! wit_conversions {
                         ExportTo::Stderr => wit::ExportTo::Stderr,
                         ExportTo::Console => wit::ExportTo::Console,
                         ExportTo::File(path) => wit::ExportTo::File(path.clone()),
+                        ExportTo::Otlp(url) => wit::ExportTo::Otlp(url.clone()),
                     }),
                     service_name: options.service_name.clone(),
                 }
@@ -84,6 +85,7 @@ macro_rules! wit_conversions {
                             return Err(OptionsError::ExportTo("file:".into()));
                         }
                         Some(wit::ExportTo::File(path)) => Some(ExportTo::File(path)),
+                        Some(wit::ExportTo::Otlp(url)) => Some(ExportTo::otlp(&url)?),
                     },
                     service_name: options.service_name,
                 })

@@ -65,6 +65,10 @@ const EXPORTER_PACKAGES: &[(&str, &str)] = &[
         include_str!("../../wit/deps/filesystem/filesystem.wit"),
     ),
     (
+        "wit/deps/http/http.wit",
+        include_str!("../../wit/deps/http/http.wit"),
+    ),
+    (
         "wit/instrument.wit",
         include_str!("../../wit/instrument.wit"),
     ),

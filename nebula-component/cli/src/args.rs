@@ -92,7 +92,11 @@ pub struct InstrumentArgs {
     /// OpenTelemetry file exporter's format; adds `wasi:cli/stderr`),
     /// `console` (a span tree on stderr), `file:PATH` (the OTLP JSON lines
     /// appended to PATH, in a directory the host preopens; adds
-    /// `wasi:filesystem`). Only with the `inner` flavor.
+    /// `wasi:filesystem`), `otlp:URL` (OTLP/HTTP protobuf, one request per
+    /// top-level call, to the collector at URL, e.g.
+    /// `otlp:http://localhost:4318`, whose `/v1/traces` is used unless the
+    /// URL names a path; adds `wasi:http/outgoing-handler`; a failing
+    /// collector never fails the call). Only with the `inner` flavor.
     #[arg(long, value_name = "DEST")]
     pub export_to: Option<ExportTo>,
 

@@ -92,3 +92,80 @@ fn an_unreachable_collector_warns_once_and_the_run_completes() {
     );
     assert!(err.contains("1 spans not delivered"), "{err}");
 }
+
+/// The HTTP guest instrumented with `--export-to otlp:URL` sends its own
+/// spans, one OTLP/HTTP protobuf request per served request, through the
+/// host's plain `wasi:http/outgoing-handler`: `nebula serve` here only
+/// plays a `wasmtime-wasi` + `wasmtime-wasi-http` host (the output imports
+/// no `wasi:otel`, so its own otel host sees no guest span).
+#[test]
+fn the_http_guest_exporting_over_otlp_sends_its_own_spans() {
+    use nebula_component::{ExportTo, Options};
+    use nebula_native::guests;
+
+    let dir = scratch("otlp-in-guest");
+    let receiver = otlp_receiver();
+    let upstream = upstream();
+    let options = Options {
+        export_to: Some(ExportTo::otlp(&receiver.url).unwrap()),
+        service_name: Some("http-guest".into()),
+        ..Options::default()
+    };
+    let out =
+        nebula_component::instrument(&std::fs::read(guests::HTTP).unwrap(), &options).unwrap();
+    assert!(
+        out.report
+            .skipped
+            .iter()
+            .any(|s| s.contains("wasi:http/outgoing-handler")),
+        "{:#?}",
+        out.report.skipped
+    );
+    let instrumented = dir.join("http.instrumented.wasm");
+    std::fs::write(&instrumented, &out.component).unwrap();
+    let (plain_trace, traced_trace) = (dir.join("plain.json"), dir.join("traced.json"));
+    let plain = Served::start(guests::HTTP, &plain_trace, &[]);
+    let traced = Served::start(instrumented.to_str().unwrap(), &traced_trace, &[]);
+    let url = format!("{}/data", upstream.url);
+    let proxy = [("x-upstream", url.as_str())];
+    for (path, headers) in [("/a", &[][..]), ("/proxy", &proxy[..])] {
+        let expected = plain.get(path, headers);
+        assert_eq!(expected.0, "HTTP/1.1 200 OK");
+        assert_eq!(traced.get(path, headers), expected, "{path}");
+    }
+    plain.stop();
+    traced.stop();
+
+    // The host saw only its own server spans.
+    let host_spans = spans_of_file(&traced_trace);
+    assert!(
+        host_spans.iter().all(|s| s.name.starts_with("GET ")),
+        "{:?}",
+        names(&host_spans)
+    );
+
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2, "one request per served request");
+    for (path, content_type, request) in &requests {
+        assert_eq!(path, "/v1/traces");
+        assert_eq!(content_type, "application/x-protobuf");
+        let resource = request.resource_spans[0].resource.as_ref().unwrap();
+        assert_eq!(resource.attributes[0].key, "service.name");
+    }
+    let first = spans_of(&requests[0].2);
+    assert_eq!(names(&first), ["wasi:http/incoming-handler#handle"]);
+    assert_eq!(first[0].kind, 2);
+    let second = spans_of(&requests[1].2);
+    let server = named(&second, "wasi:http/incoming-handler#handle");
+    let client = named(&second, "wasi:http/outgoing-handler#handle");
+    assert_eq!(client.kind, 3);
+    assert_eq!(client.parent_span_id, server.span_id);
+    assert_eq!(client.trace_id, server.trace_id);
+    assert_eq!(server.trace_id.len(), 16);
+    assert!(server.start_time_unix_nano <= client.start_time_unix_nano);
+    assert!(client.end_time_unix_nano <= server.end_time_unix_nano);
+    assert_ne!(
+        first[0].trace_id, server.trace_id,
+        "each request its own trace"
+    );
+}

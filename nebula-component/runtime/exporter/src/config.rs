@@ -7,7 +7,8 @@
 //! ```
 //!
 //! `format` is a [`Format`]; `service` the `service.name` resource
-//! attribute; `target` what the destination needs (the file's path).
+//! attribute; `target` what the destination needs (the file's path, the
+//! collector's URL).
 
 /// How a batch is written.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -16,6 +17,9 @@ pub enum Format {
     OtlpJson,
     /// A readable span tree per trace.
     Tree,
+    /// OTLP protobuf, one `ExportTraceServiceRequest` per batch (the body
+    /// of an OTLP/HTTP request).
+    OtlpProto,
 }
 
 /// The configuration the generator wrote.
@@ -61,10 +65,10 @@ pub fn get() -> Config {
                 ""
             }
         };
-        let format = if word(4) == 1 {
-            Format::Tree
-        } else {
-            Format::OtlpJson
+        let format = match word(4) {
+            1 => Format::Tree,
+            2 => Format::OtlpProto,
+            _ => Format::OtlpJson,
         };
         let service_len = word(8);
         let service_name = text(12, service_len);

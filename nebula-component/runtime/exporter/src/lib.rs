@@ -7,7 +7,8 @@
 //! This crate is what every destination shares: the span bookkeeping and
 //! the formats. Each destination is a small `cdylib` (`exporter-stderr`,
 //! `exporter-file`) that imports only what it writes with and passes its
-//! [`Sink`] to [`export_to!`].
+//! [`Sink`] to [`export_to!`] (`exporter-otlp` sends each batch as one
+//! OTLP/HTTP request).
 //!
 //! - `on-start` pushes the span's context on a stack of open spans;
 //!   `inner-span-context` answers its top (the innermost open span), and
@@ -29,6 +30,7 @@ pub mod config;
 mod json;
 mod mem;
 mod otlp_json;
+mod otlp_proto;
 mod tree;
 
 use alloc::string::String;
@@ -138,6 +140,7 @@ fn flush(sink: &mut impl Sink) {
     match config.format {
         Format::OtlpJson => otlp_json::request(&mut out, &config, &state.batch),
         Format::Tree => tree::render(&mut out, &state.batch),
+        Format::OtlpProto => otlp_proto::request(&mut out, &config, &state.batch),
     }
     sink.write(&config, &out);
     // Dropping frees nothing (the arena's `free` is a no-op); the reset

@@ -14,9 +14,9 @@ use crate::bindings::wasi::clocks::wall_clock::Datetime;
 use crate::config::Config;
 use crate::json::{self, Object, array, display, key, string, u64_string};
 
-/// Appends the request line holding `spans`.
-pub fn request(out: &mut Vec<u8>, config: &Config, spans: &[SpanData]) {
-    // Scopes in order of first appearance, each with its spans.
+/// The instrumentation scopes of `spans` in order of first appearance,
+/// each with its spans (OTLP groups them so, in both encodings).
+pub(crate) fn by_scope(spans: &[SpanData]) -> Vec<(&InstrumentationScope, Vec<&SpanData>)> {
     let mut scopes: Vec<(&InstrumentationScope, Vec<&SpanData>)> = Vec::new();
     for span in spans {
         let scope = &span.instrumentation_scope;
@@ -25,6 +25,12 @@ pub fn request(out: &mut Vec<u8>, config: &Config, spans: &[SpanData]) {
             None => scopes.push((scope, alloc::vec![span])),
         }
     }
+    scopes
+}
+
+/// Appends the request line holding `spans`.
+pub fn request(out: &mut Vec<u8>, config: &Config, spans: &[SpanData]) {
+    let scopes = by_scope(spans);
     out.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":");
     string(out, config.service_name);
     out.extend_from_slice(b"}}]},\"scopeSpans\":");
@@ -147,7 +153,7 @@ fn ids(o: &mut Object<'_>, cx: &SpanContext) {
 }
 
 /// The parent id, or empty for none (an all-zero or empty id).
-fn parent(id: &str) -> &str {
+pub(crate) fn parent(id: &str) -> &str {
     if id.bytes().all(|b| b == b'0') {
         ""
     } else {
@@ -168,7 +174,7 @@ fn attributes(out: &mut Vec<u8>, attributes: &[KeyValue]) {
 }
 
 /// OTLP's `SpanKind` numbers.
-fn kind(kind: SpanKind) -> u32 {
+pub(crate) fn kind(kind: SpanKind) -> u32 {
     match kind {
         SpanKind::Internal => 1,
         SpanKind::Server => 2,
@@ -180,7 +186,7 @@ fn kind(kind: SpanKind) -> u32 {
 
 /// OTLP span flags: the W3C flags, and whether the context is remote when
 /// known (only a link's context says).
-fn flags(trace_flags: TraceFlags, remote: Option<bool>) -> u32 {
+pub(crate) fn flags(trace_flags: TraceFlags, remote: Option<bool>) -> u32 {
     let mut flags = u32::from(trace_flags.contains(TraceFlags::SAMPLED));
     if let Some(remote) = remote {
         flags |= 0x100;
@@ -191,7 +197,7 @@ fn flags(trace_flags: TraceFlags, remote: Option<bool>) -> u32 {
     flags
 }
 
-fn nanos(t: Datetime) -> u64 {
+pub(crate) fn nanos(t: Datetime) -> u64 {
     t.seconds
         .saturating_mul(1_000_000_000)
         .saturating_add(u64::from(t.nanoseconds))
