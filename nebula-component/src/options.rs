@@ -126,7 +126,7 @@ impl Options {
         match (&self.export_to, &self.flavor) {
             (Some(_), OtelFlavor::Outer) => Err(OptionsError::ExportFlavor("outer".into())),
             (Some(_), OtelFlavor::Current(version)) => {
-                Err(OptionsError::ExportFlavor(format!("current:{version}")))
+                Err(OptionsError::ExportFlavor(format!("current={version}")))
             }
             _ => Ok(()),
         }
@@ -167,9 +167,9 @@ pub enum OptionsError {
     OtlpUrl(String),
     /// `export_to` with a flavor other than `inner`.
     #[error(
-        "bad options: the in-guest exporter implements the `inner` flavor's `wasi:otel`; \
-         drop `flavor` (or `--flavor`) to use `export_to`, or drop `export_to` to import \
-         the `{0}` flavor from the host"
+        "bad options: the in-guest exporter (`--export-to`) implements only the `inner` \
+         flavor's `wasi:otel`; drop `--flavor {0}` to export from inside the guest, or drop \
+         `--export-to` to import the `{0}` flavor from the host"
     )]
     ExportFlavor(String),
 }
