@@ -17,14 +17,36 @@ use crate::proxy::{Names, encode_component};
 use crate::wit_sources;
 use crate::{Error, ExportTo};
 
+/// One prebuilt exporter module: how it writes, and what it adds to the
+/// output's imports for that.
+struct Writer {
+    module: &'static [u8],
+    /// Its world in `wit/instrument.wit`.
+    world: &'static str,
+    /// What the output imports for it, for the report.
+    adds: &'static str,
+}
+
 /// The exporter writing through `wasi:cli/stderr`.
-static STDERR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_exporter_stderr.wasm"));
+const STDERR: Writer = Writer {
+    module: include_bytes!(concat!(env!("OUT_DIR"), "/nebula_exporter_stderr.wasm")),
+    world: "exporter-stderr",
+    adds: "`wasi:cli/stderr` and `wasi:io` (0.2)",
+};
 
 /// The exporter appending to a file through `wasi:filesystem`.
-static FILE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_exporter_file.wasm"));
+const FILE: Writer = Writer {
+    module: include_bytes!(concat!(env!("OUT_DIR"), "/nebula_exporter_file.wasm")),
+    world: "exporter-file",
+    adds: "`wasi:filesystem` and `wasi:io` (0.2)",
+};
 
 /// The exporter sending OTLP/HTTP through `wasi:http/outgoing-handler`.
-static OTLP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_exporter_otlp.wasm"));
+const OTLP: Writer = Writer {
+    module: include_bytes!(concat!(env!("OUT_DIR"), "/nebula_exporter_otlp.wasm")),
+    world: "exporter-otlp",
+    adds: "`wasi:http/outgoing-handler` and `wasi:http/types` (0.2)",
+};
 
 /// The configuration's first bytes, which the exporter checks.
 const MAGIC: &[u8; 4] = b"NBEX";
@@ -38,27 +60,38 @@ enum Format {
     OtlpProto = 2,
 }
 
-/// One destination's prebuilt module, world, format and target.
-struct Destination {
-    module: &'static [u8],
-    world: &'static str,
+/// One destination: its writer, format and target, and what it writes
+/// (for the report).
+struct Destination<'a> {
+    writer: Writer,
     format: Format,
-    target: String,
+    target: &'a str,
+    writes: &'static str,
 }
 
-impl Destination {
-    fn of(export_to: &ExportTo) -> Self {
-        let (module, world, format, target) = match export_to {
-            ExportTo::Stderr => (STDERR, "exporter-stderr", Format::OtlpJson, ""),
-            ExportTo::Console => (STDERR, "exporter-stderr", Format::Tree, ""),
-            ExportTo::File(path) => (FILE, "exporter-file", Format::OtlpJson, path.as_str()),
-            ExportTo::Otlp(url) => (OTLP, "exporter-otlp", Format::OtlpProto, url.as_str()),
+impl<'a> Destination<'a> {
+    fn of(export_to: &'a ExportTo) -> Self {
+        let (writer, format, target, writes) = match export_to {
+            ExportTo::Stderr => (STDERR, Format::OtlpJson, "", "OTLP JSON lines on stderr"),
+            ExportTo::Console => (STDERR, Format::Tree, "", "span trees on stderr"),
+            ExportTo::File(path) => (
+                FILE,
+                Format::OtlpJson,
+                path.as_str(),
+                "OTLP JSON lines appended to the file, found in the preopened directories",
+            ),
+            ExportTo::Otlp(url) => (
+                OTLP,
+                Format::OtlpProto,
+                url.as_str(),
+                "one OTLP/HTTP protobuf request per top-level call to the collector",
+            ),
         };
         Destination {
-            module,
-            world,
+            writer,
             format,
-            target: target.to_string(),
+            target,
+            writes,
         }
     }
 
@@ -66,7 +99,7 @@ impl Destination {
     fn config(&self, service_name: &str) -> Vec<u8> {
         let mut bytes = MAGIC.to_vec();
         bytes.extend((self.format as u32).to_le_bytes());
-        for text in [service_name, &self.target] {
+        for text in [service_name, self.target] {
             bytes.extend((text.len() as u32).to_le_bytes());
             bytes.extend(text.as_bytes());
         }
@@ -78,8 +111,8 @@ impl Destination {
 /// `service_name`.
 pub(crate) fn component(export_to: &ExportTo, service_name: &str) -> Result<Vec<u8>, Error> {
     let destination = Destination::of(export_to);
-    let prebuilt = Prebuilt::parse(destination.module)?;
-    let (resolve, world) = wit_sources::exporter_world(destination.world)?;
+    let prebuilt = Prebuilt::parse(destination.writer.module)?;
+    let (resolve, world) = wit_sources::exporter_world(destination.writer.world)?;
     let keep_import = |module: &str, name: &str| (module.to_string(), name.to_string());
     let keep_export = |_: ExternalKind, name: &str| Some(name.to_string());
     let names = CoreNames {
@@ -95,26 +128,10 @@ pub(crate) fn component(export_to: &ExportTo, service_name: &str) -> Result<Vec<
 /// What the report says of the exporter: what the output imports for it
 /// instead of `wasi:otel`, and why.
 pub(crate) fn describe(export_to: &ExportTo) -> String {
-    let (imports, why) = match export_to {
-        ExportTo::Stderr => (
-            "`wasi:cli/stderr` and `wasi:io` (0.2)",
-            "OTLP JSON lines on stderr",
-        ),
-        ExportTo::Console => (
-            "`wasi:cli/stderr` and `wasi:io` (0.2)",
-            "span trees on stderr",
-        ),
-        ExportTo::File(_) => (
-            "`wasi:filesystem` and `wasi:io` (0.2)",
-            "OTLP JSON lines appended to the file, found in the preopened directories",
-        ),
-        ExportTo::Otlp(_) => (
-            "`wasi:http/outgoing-handler` and `wasi:http/types` (0.2)",
-            "one OTLP/HTTP protobuf request per top-level call to the collector",
-        ),
-    };
+    let destination = Destination::of(export_to);
     format!(
         "`wasi:otel`: implemented inside the output by the in-guest exporter \
-         (`--export-to {export_to}`); the output imports {imports} for it: {why}"
+         (`--export-to {export_to}`); the output imports {} for it: {}",
+        destination.writer.adds, destination.writes
     )
 }

@@ -138,18 +138,24 @@ fn ids(o: &mut Object<'_>, cx: &SpanContext) {
     o.field("traceId", |out| string(out, &cx.trace_id))
         .field("spanId", |out| string(out, &cx.span_id))
         .field("traceState", |out| {
+            // W3C keys and values hold no characters JSON escapes.
             out.push(b'"');
-            for (n, (k, v)) in cx.trace_state.iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                // W3C keys and values hold no characters JSON escapes.
-                out.extend_from_slice(k.as_bytes());
-                out.push(b'=');
-                out.extend_from_slice(v.as_bytes());
-            }
+            trace_state(out, cx);
             out.push(b'"');
         });
+}
+
+/// Appends the trace state of `cx` as the W3C `tracestate` header spells
+/// it (`k=v,k2=v2`), as both encodings carry it.
+pub(crate) fn trace_state(out: &mut Vec<u8>, cx: &SpanContext) {
+    for (n, (k, v)) in cx.trace_state.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(k.as_bytes());
+        out.push(b'=');
+        out.extend_from_slice(v.as_bytes());
+    }
 }
 
 /// The parent id, or empty for none (an all-zero or empty id).

@@ -11,7 +11,7 @@ use crate::bindings::exports::wasi::otel::tracing::{SpanContext, SpanData, Statu
 use crate::bindings::exports::wasi::otel::types::KeyValue;
 use crate::config::Config;
 use crate::json::attribute_value;
-use crate::otlp_json::{by_scope, flags, kind, nanos, parent};
+use crate::otlp_json::{by_scope, flags, kind, nanos, parent, trace_state};
 
 /// Appends the request holding `spans`.
 pub fn request(out: &mut Vec<u8>, config: &Config, spans: &[SpanData]) {
@@ -88,14 +88,7 @@ fn ids(out: &mut Vec<u8>, cx: &SpanContext) {
     hex_bytes(out, 1, &cx.trace_id);
     hex_bytes(out, 2, &cx.span_id);
     let mut state = Vec::new();
-    for (n, (k, v)) in cx.trace_state.iter().enumerate() {
-        if n > 0 {
-            state.push(b',');
-        }
-        state.extend_from_slice(k.as_bytes());
-        state.push(b'=');
-        state.extend_from_slice(v.as_bytes());
-    }
+    trace_state(&mut state, cx);
     bytes(out, 3, &state);
 }
 
