@@ -2,7 +2,8 @@
 //! `no_std` workspace) as core wasm modules: the span runtime
 //! (`nebula_span_runtime.wasm`, one instance per output) and the proxy base
 //! (`nebula_proxy_base.wasm`, which every proxy's forwarders are linked
-//! into), and the in-guest exporters of `--export-to`
+//! into; `nebula_proxy_base_http.wasm` for proxies that read trace
+//! context off `wasi:http` requests), and the in-guest exporters of `--export-to`
 //! (`nebula_exporter_stderr.wasm`, `nebula_exporter_file.wasm`,
 //! `nebula_exporter_otlp.wasm`).
 //! `nebula-build-support` runs the nested build.
@@ -20,6 +21,7 @@ fn main() {
         "arena",
         "spans",
         "base",
+        "base-http",
         "exporter",
         "exporter-stderr",
         "exporter-file",
@@ -49,6 +51,7 @@ fn main() {
     for module in [
         "nebula_span_runtime.wasm",
         "nebula_proxy_base.wasm",
+        "nebula_proxy_base_http.wasm",
         "nebula_exporter_stderr.wasm",
         "nebula_exporter_file.wasm",
         "nebula_exporter_otlp.wasm",

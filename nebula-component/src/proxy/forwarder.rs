@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! h = nebula_span_start(descriptor)       ; only when the function has a span
+//!                                         ; (or a hook's entry, with param 0)
 //! <unwrap own wrapper handles in params>  ; see `handles.rs`
 //! import(params.., [area = cabi_realloc(0, 0, align, size)])
 //! <wrap own handles in the result, drop lent borrows>
@@ -45,6 +46,10 @@ pub(crate) struct Forwarder {
     /// Address of the span descriptor in the span runtime's memory, when
     /// the call gets a span.
     pub descriptor: Option<u32>,
+    /// The base's entry point that starts the span from the call's own
+    /// trace context (taking the descriptor and the first parameter; see
+    /// `trace_context.rs`), instead of `nebula_span_start`.
+    pub start_entry: Option<&'static str>,
     /// How to read the call's status.
     pub status: StatusProbe,
 }
@@ -150,7 +155,16 @@ pub(crate) fn add_all(
     };
     let mut added = Vec::with_capacity(forwarders.len());
     for (f, import) in forwarders.iter().zip(imported) {
-        let body = f.body(*import, &entry, f.handle_code(resolve, sizes, resources));
+        let start = match f.start_entry {
+            Some(name) => code.base_func(name)?,
+            None => entry.span_start,
+        };
+        let body = f.body(
+            *import,
+            &entry,
+            start,
+            f.handle_code(resolve, sizes, resources),
+        );
         let index = code.func(
             &core_types(&f.lifted.params),
             &core_types(&f.lifted.results),
@@ -196,6 +210,7 @@ impl Forwarder {
         &self,
         import: u32,
         entry: &EntryPoints,
+        span_start: u32,
         (before, after): (HandleCode, [HandleCode; 2]),
     ) -> Function {
         use Instruction as I;
@@ -214,11 +229,11 @@ impl Forwarder {
 
         let mut body = Vec::new();
         if let Some(addr) = self.descriptor {
-            body.extend([
-                I::I32Const(addr as i32),
-                I::Call(entry.span_start),
-                I::LocalSet(handle),
-            ]);
+            body.push(I::I32Const(addr as i32));
+            if self.start_entry.is_some() {
+                body.push(I::LocalGet(0));
+            }
+            body.extend([I::Call(span_start), I::LocalSet(handle)]);
         }
         body.extend(before.code);
         body.extend((0..params).map(I::LocalGet));

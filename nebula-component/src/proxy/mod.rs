@@ -21,6 +21,7 @@ mod handles;
 pub(crate) mod module;
 mod resources;
 mod runtime;
+mod trace_context;
 mod world;
 
 pub use runtime::SpanRuntime;
@@ -29,7 +30,9 @@ use std::collections::HashMap;
 
 use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::abi::AbiVariant;
-use wit_parser::{ManglingAndAbi, SizeAlign, WasmExport, WasmExportKind, WasmImport, WorldItem};
+use wit_parser::{
+    ManglingAndAbi, SizeAlign, WasmExport, WasmExportKind, WasmImport, WorldItem, WorldKey,
+};
 
 use crate::analyze::BoundaryPlan;
 use crate::{Direction, Error};
@@ -49,6 +52,11 @@ const MANGLING: ManglingAndAbi = ManglingAndAbi::Standard32;
 /// The proxy base, a core module built from `runtime/base/` by `build.rs`.
 static PROXY_BASE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nebula_proxy_base.wasm"));
 
+/// The proxy base of proxies with a [`trace_context`] hook, built from
+/// `runtime/base-http/`.
+static PROXY_BASE_HTTP: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/nebula_proxy_base_http.wasm"));
+
 /// A generated proxy of one component: the export proxy (instantiated
 /// after the target, wrapping its exports) or the import proxy
 /// (instantiated before it, wrapping its imports).
@@ -67,12 +75,33 @@ impl Proxy {
         side: Direction,
         spans: &mut SpanRuntime,
     ) -> Result<Self, Error> {
-        let (resolve, world) = world::proxy_world(plan, side)?;
+        let (mut resolve, world) = world::proxy_world(plan, side)?;
+        // The first hooked function's interface, whose `wasi:http/types`
+        // the `http` base reads headers with.
+        let hooked = plan.wrapped(side).find_map(|(item, funcs)| {
+            let WorldKey::Interface(id) = item.key else {
+                return None;
+            };
+            funcs
+                .iter()
+                .any(|f| {
+                    f.span.is_some()
+                        && trace_context::hook(&resolve, Some(&item.key), &f.func, side).is_some()
+                })
+                .then_some(id)
+        });
+        if let Some(id) = hooked {
+            trace_context::add_header_functions(&mut resolve, id)?;
+        }
         let mut sizes = SizeAlign::default();
         sizes
             .fill(&resolve)
             .map_err(|e| Error::internal("computing type layouts", e))?;
-        let base = Prebuilt::parse(PROXY_BASE)?;
+        let base = Prebuilt::parse(if hooked.is_some() {
+            PROXY_BASE_HTTP
+        } else {
+            PROXY_BASE
+        })?;
         spans.count_proxy();
         let data = spans.descriptors();
         let mangling = MANGLING;
@@ -107,6 +136,9 @@ impl Proxy {
                     .span
                     .as_ref()
                     .map(|span| data.add(&plan.component_name, span, status.case_names()));
+                let start_entry = descriptor
+                    .and_then(|_| trace_context::hook(&resolve, interface, func, side))
+                    .map(|hook| hook.entry);
                 forwarders.push(Forwarder {
                     import: resolve
                         .wasm_import_name(mangling, WasmImport::Func { interface, func }),
@@ -118,6 +150,7 @@ impl Proxy {
                     result: func.result,
                     return_area: return_area(&sizes, func),
                     descriptor,
+                    start_entry,
                     status,
                 });
             }
@@ -158,9 +191,24 @@ impl Proxy {
                 _ => None,
             })
             .collect();
+        // The `http` base imports `wasi:http/types@0.2.0`: it becomes the
+        // version the world imports (the one its headers were merged into).
+        let unversioned = |name: &str| name.split_once('@').map_or(name, |(n, _)| n).to_string();
+        let by_interface: HashMap<String, &String> = canonical
+            .iter()
+            .map(|(id, canonical)| (unversioned(id), canonical))
+            .collect();
         let rename = |module: &str, name: &str| {
-            let module = canonical.get(module).map_or(module, String::as_str);
-            (format!("cm32p2|{module}"), name.to_string())
+            let module = canonical
+                .get(module)
+                .or_else(|| by_interface.get(&unversioned(module)).copied())
+                .map_or(module, String::as_str);
+            // Resource drops are `<resource>_drop` in the standard scheme.
+            let name = match name.strip_prefix("[resource-drop]") {
+                Some(resource) => format!("{resource}_drop"),
+                None => name.to_string(),
+            };
+            (format!("cm32p2|{module}"), name)
         };
         let memory = resolve.wasm_export_name(mangling, WasmExport::Memory);
         let realloc = resolve.wasm_export_name(mangling, WasmExport::Realloc);

@@ -128,7 +128,11 @@ fn the_http_guest_exporting_over_otlp_sends_its_own_spans() {
     let traced = Served::start(instrumented.to_str().unwrap(), &traced_trace, &[]);
     let url = format!("{}/data", upstream.url);
     let proxy = [("x-upstream", url.as_str())];
-    for (path, headers) in [("/a", &[][..]), ("/proxy", &proxy[..])] {
+    // The first request continues a caller's trace (with its trace
+    // state); the second starts one.
+    let caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let continued = [("traceparent", caller), ("tracestate", "vendor=abc")];
+    for (path, headers) in [("/a", &continued[..]), ("/proxy", &proxy[..])] {
         let expected = plain.get(path, headers);
         assert_eq!(expected.0, "HTTP/1.1 200 OK");
         assert_eq!(traced.get(path, headers), expected, "{path}");
@@ -155,6 +159,10 @@ fn the_http_guest_exporting_over_otlp_sends_its_own_spans() {
     let first = spans_of(&requests[0].2);
     assert_eq!(names(&first), ["wasi:http/incoming-handler#handle"]);
     assert_eq!(first[0].kind, 2);
+    // The server span continues the incoming `traceparent`.
+    assert_eq!(hex(&first[0].trace_id), "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(hex(&first[0].parent_span_id), "b7ad6b7169203331");
+    assert_eq!(first[0].trace_state, "vendor=abc");
     let second = spans_of(&requests[1].2);
     let server = named(&second, "wasi:http/incoming-handler#handle");
     let client = named(&second, "wasi:http/outgoing-handler#handle");
@@ -162,6 +170,10 @@ fn the_http_guest_exporting_over_otlp_sends_its_own_spans() {
     assert_eq!(client.parent_span_id, server.span_id);
     assert_eq!(client.trace_id, server.trace_id);
     assert_eq!(server.trace_id.len(), 16);
+    assert!(
+        server.parent_span_id.is_empty(),
+        "no traceparent: a new trace"
+    );
     assert!(server.start_time_unix_nano <= client.start_time_unix_nano);
     assert!(client.end_time_unix_nano <= server.end_time_unix_nano);
     assert_ne!(

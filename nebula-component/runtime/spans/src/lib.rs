@@ -149,6 +149,10 @@ fn is_valid_id(id: &str) -> bool {
     !id.is_empty() && id.bytes().any(|b| b != b'0')
 }
 
+fn is_valid_context(context: &SpanContext) -> bool {
+    is_valid_id(&context.trace_id) && is_valid_id(&context.span_id)
+}
+
 // ---------------------------------------------------------------------------
 // Open spans.
 
@@ -338,60 +342,16 @@ impl Guest for Runtime {
     /// handle to pass to `end` (also for the outermost call that makes no
     /// span under an unsampled parent); -1 for the calls nested in that
     /// one, and when too many spans are open.
-    #[allow(static_mut_refs)]
     fn start(descriptor: u32) -> i32 {
-        let depth = depth();
-        if depth >= MAX_OPEN {
-            return -1;
-        }
-        let kind = unsafe { (*(descriptor as *const Descriptor)).kind };
-        let ask_host = kind & ASK_HOST_FOR_PARENT != 0;
-        let parent = match top() {
-            Some(top) if top.entry == Entry::Unsampled && !ask_host => {
-                // Nested in a call under an unsampled parent: no span, no
-                // host call, no entry (the one below keeps the context
-                // for the calls inside), and no `end` call (the proxy
-                // skips it for -1).
-                return -1;
-            }
-            Some(top) if !ask_host => top.context.clone(),
-            _ => host_span_context(),
-        };
-        let valid = is_valid_id(&parent.trace_id) && is_valid_id(&parent.span_id);
-        if valid && !parent.trace_flags.contains(TraceFlags::SAMPLED) {
-            // The parent is not sampled, so neither is this span: a span
-            // that is never recorded needs no `on-start`/`on-end`. The
-            // entry keeps the parent's context for the calls made inside,
-            // so the trace id and the unsampled decision still propagate
-            // without asking the host again.
-            return push(Entry::Unsampled, parent, String::new(), NO_TIME);
-        }
-        let context = if valid {
-            SpanContext {
-                trace_id: parent.trace_id,
-                span_id: hex(&[next_random()]),
-                trace_flags: parent.trace_flags,
-                is_remote: false,
-                trace_state: parent.trace_state,
-            }
-        } else {
-            SpanContext {
-                trace_id: hex(&[next_random(), next_random()]),
-                span_id: hex(&[next_random()]),
-                trace_flags: TraceFlags::SAMPLED,
-                is_remote: false,
-                trace_state: Vec::new(),
-            }
-        };
-        let parent_span_id = if valid { parent.span_id } else { String::new() };
-        let start = wall_clock::now();
-        tracing::on_start(&context);
-        push(
-            Entry::Span(descriptor as *const Descriptor),
-            context,
-            parent_span_id,
-            start,
-        )
+        start_under(descriptor, || None)
+    }
+
+    /// `start`, with the call's own W3C trace context as the remote parent
+    /// where `start` would begin a new trace.
+    fn start_remote(descriptor: u32, traceparent: String, tracestate: String) -> i32 {
+        start_under(descriptor, || {
+            trace_context::parse(&traceparent, &tracestate)
+        })
     }
 
     /// Ends the span `handle` names with the status the forwarder observed.
@@ -441,6 +401,72 @@ impl Guest for Runtime {
     }
 }
 
+/// Starts a span for the function `descriptor` describes (see
+/// [`Guest::start`]); `remote` is the call's own trace context, the parent
+/// when the stack is empty and the host's context is invalid.
+#[allow(static_mut_refs)]
+fn start_under(descriptor: u32, remote: impl FnOnce() -> Option<SpanContext>) -> i32 {
+    let depth = depth();
+    if depth >= MAX_OPEN {
+        return -1;
+    }
+    let kind = unsafe { (*(descriptor as *const Descriptor)).kind };
+    let ask_host = kind & ASK_HOST_FOR_PARENT != 0;
+    let parent = match top() {
+        Some(top) if top.entry == Entry::Unsampled && !ask_host => {
+            // Nested in a call under an unsampled parent: no span, no
+            // host call, no entry (the one below keeps the context
+            // for the calls inside), and no `end` call (the proxy
+            // skips it for -1).
+            return -1;
+        }
+        Some(top) if !ask_host => top.context.clone(),
+        _ => {
+            let host = host_span_context();
+            match top() {
+                None if !is_valid_context(&host) => remote().unwrap_or(host),
+                _ => host,
+            }
+        }
+    };
+    let valid = is_valid_context(&parent);
+    if valid && !parent.trace_flags.contains(TraceFlags::SAMPLED) {
+        // The parent is not sampled, so neither is this span: a span
+        // that is never recorded needs no `on-start`/`on-end`. The
+        // entry keeps the parent's context for the calls made inside,
+        // so the trace id and the unsampled decision still propagate
+        // without asking the host again.
+        return push(Entry::Unsampled, parent, String::new(), NO_TIME);
+    }
+    let context = if valid {
+        SpanContext {
+            trace_id: parent.trace_id,
+            span_id: hex(&[next_random()]),
+            trace_flags: parent.trace_flags,
+            is_remote: false,
+            trace_state: parent.trace_state,
+        }
+    } else {
+        SpanContext {
+            trace_id: hex(&[next_random(), next_random()]),
+            span_id: hex(&[next_random()]),
+            trace_flags: TraceFlags::SAMPLED,
+            is_remote: false,
+            trace_state: Vec::new(),
+        }
+    };
+    let parent_span_id = if valid { parent.span_id } else { String::new() };
+    let start = wall_clock::now();
+    tracing::on_start(&context);
+    push(
+        Entry::Span(descriptor as *const Descriptor),
+        context,
+        parent_span_id,
+        start,
+    )
+}
+
 mod served;
+mod trace_context;
 
 export!(Runtime);

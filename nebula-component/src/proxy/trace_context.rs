@@ -1,0 +1,115 @@
+//! W3C trace context read by the proxies themselves, so an output continues
+//! its callers' traces on any host, with or without a `wasi:otel` one.
+//!
+//! A wrapped `wasi:http/incoming-handler#handle` (0.2) starts its server
+//! span with `nebula_span_start_incoming(descriptor, request)` of the
+//! `http` proxy base (`runtime/base-http/`) instead of
+//! `nebula_span_start`: the base reads the request's `traceparent` and
+//! `tracestate` headers and calls `nebula:spans#start-remote`, which makes
+//! them the span's remote parent when the host offers no valid context.
+//!
+//! The base calls `[method]incoming-request.headers`, `[method]fields.get`
+//! and `[resource-drop]fields` of the host's `wasi:http/types` (the
+//! resource types stay the host's: nothing else changes for the target).
+//! A target's view of that interface lists only what it uses, so
+//! [`add_header_functions`] merges those three functions into the proxy's
+//! `Resolve`, in the version the target imports; the output's one import
+//! of the interface then carries them too (`compose/shared.rs`).
+
+use wit_parser::{Function, InterfaceId, Resolve, Type, TypeDefKind, WorldKey};
+
+use crate::{Direction, Error};
+
+/// A wrapped function whose span starts from the call's own trace context.
+pub(crate) struct ContextHook {
+    /// The interface, without its version.
+    interface: &'static str,
+    /// The function in it.
+    func: &'static str,
+    /// Which proxy wraps it.
+    side: Direction,
+    /// The `http` base's entry point that starts the span; it takes the
+    /// descriptor and the call's first parameter (a handle).
+    pub entry: &'static str,
+}
+
+/// Every function whose span starts from the call's trace context.
+const HOOKS: &[ContextHook] = &[ContextHook {
+    interface: "wasi:http/incoming-handler",
+    func: "handle",
+    side: Direction::Export,
+    entry: "nebula_span_start_incoming",
+}];
+
+/// The hook of `func` of interface `key` on `side`, if it has one: the
+/// `wasi:http` 0.2 function whose first parameter is the request handle.
+pub(crate) fn hook(
+    resolve: &Resolve,
+    key: Option<&WorldKey>,
+    func: &Function,
+    side: Direction,
+) -> Option<&'static ContextHook> {
+    let Some(WorldKey::Interface(id)) = key else {
+        return None;
+    };
+    let iface = &resolve.interfaces[*id];
+    let package = &resolve.packages[iface.package?].name;
+    let name = format!(
+        "{}:{}/{}",
+        package.namespace,
+        package.name,
+        iface.name.as_deref()?
+    );
+    let version = package.version.as_ref()?;
+    let takes_handle = func.params.first().is_some_and(|param| {
+        matches!(param.ty, Type::Id(id) if matches!(resolve.types[id].kind, TypeDefKind::Handle(_)))
+    });
+    (version.major == 0 && version.minor == 2 && takes_handle)
+        .then(|| {
+            HOOKS
+                .iter()
+                .find(|h| h.side == side && h.interface == name && h.func == func.name)
+        })
+        .flatten()
+}
+
+/// Adds what the `http` base calls to the `wasi:http/types` of the package
+/// of `hooked` (a hooked function's interface), keeping what the target's
+/// view already declares.
+pub(crate) fn add_header_functions(
+    resolve: &mut Resolve,
+    hooked: InterfaceId,
+) -> Result<(), Error> {
+    let version = resolve.interfaces[hooked]
+        .package
+        .and_then(|package| resolve.packages[package].name.version.clone())
+        .ok_or_else(|| Error::bug("a hooked `wasi:http` function without its version"))?;
+    let mut headers = Resolve::default();
+    headers
+        .push_str("nebula-http-headers.wit", &header_wit(&version.to_string()))
+        .map_err(|e| Error::internal("the embedded `wasi:http/types` headers WIT", e))?;
+    resolve
+        .merge(headers)
+        .map_err(|e| Error::internal("adding header access to the proxy's `wasi:http/types`", e))?;
+    Ok(())
+}
+
+/// The part of `wasi:http/types` the `http` base calls, with the names every
+/// 0.2 release declares (`field-key` since 0.2.0, `headers` a `fields`).
+fn header_wit(version: &str) -> String {
+    format!(
+        "package wasi:http@{version};
+
+interface types {{
+    type field-key = string;
+    type field-value = list<u8>;
+    resource fields {{
+        get: func(name: field-key) -> list<field-value>;
+    }}
+    resource incoming-request {{
+        headers: func() -> fields;
+    }}
+}}
+"
+    )
+}
