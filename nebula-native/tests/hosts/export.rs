@@ -181,3 +181,64 @@ fn the_http_guest_exporting_over_otlp_sends_its_own_spans() {
         "each request its own trace"
     );
 }
+
+/// `wasmtime` on `PATH`, if the machine has the CLI (CI does not build it:
+/// it takes longer than the whole suite).
+fn wasmtime_cli() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("wasmtime"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Under `wasmtime serve` (no `wasi:otel` there), the HTTP guest with
+/// `--export-to stderr` answers as the plain guest and writes one OTLP
+/// JSON line per request, its server span continuing the request's
+/// `traceparent`.
+#[test]
+fn under_wasmtime_serve_the_http_guest_exporting_to_stderr_continues_the_callers_trace() {
+    use nebula_component::{ExportTo, Options};
+    use nebula_native::guests;
+    use nebula_tests::otlp;
+
+    let Some(wasmtime) = wasmtime_cli() else {
+        eprintln!("SKIPPED: no `wasmtime` CLI on PATH (install it to run this test)");
+        return;
+    };
+    let dir = scratch("wasmtime-serve");
+    let options = Options {
+        export_to: Some(ExportTo::Stderr),
+        ..Options::default()
+    };
+    let out =
+        nebula_component::instrument(&std::fs::read(guests::HTTP).unwrap(), &options).unwrap();
+    let instrumented = dir.join("http.instrumented.wasm");
+    std::fs::write(&instrumented, &out.component).unwrap();
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let headers = [("traceparent", caller)];
+    let plain = Served::wasmtime(&wasmtime, std::path::Path::new(guests::HTTP));
+    let expected = plain.get("/a", &headers);
+    drop(plain);
+    let traced = Served::wasmtime(&wasmtime, &instrumented);
+    assert_eq!(traced.get("/a", &headers), expected);
+    assert_eq!(expected.0, "HTTP/1.1 200 OK");
+    // The line is written when the request's call returns; give the
+    // server a moment to flush it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !traced.stderr().contains("resourceSpans") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let err = traced.stderr();
+    let lines: String = err
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let requests = otlp::requests(&lines);
+    assert_eq!(requests.len(), 1, "{err}");
+    let spans = otlp::spans(&requests[0]);
+    assert_eq!(spans.len(), 1, "{err}");
+    assert_eq!(spans[0].name, "wasi:http/incoming-handler#handle");
+    assert_eq!(hex(&spans[0].trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(hex(&spans[0].parent_span_id), "00f067aa0ba902b7");
+}

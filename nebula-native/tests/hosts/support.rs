@@ -249,16 +249,7 @@ impl Served {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (mut pipe, seen) = (child.stderr.take().unwrap(), stderr.clone());
-        let drain = std::thread::spawn(move || {
-            let mut buf = [0; 8192];
-            while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                seen.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let (stderr, drain) = drain_stderr(&mut child);
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -268,6 +259,40 @@ impl Served {
             .strip_prefix("listening on http://")
             .unwrap_or_else(|| panic!("a listening line, got {line:?}: {}", stderr.lock().unwrap()))
             .to_string();
+        Self {
+            child,
+            addr,
+            stderr,
+            drain: Some(drain),
+        }
+    }
+
+    /// Starts `wasmtime serve COMPONENT` (the CLI at `wasmtime`) on a free
+    /// loopback port and waits until it accepts connections (at most 30 s).
+    pub fn wasmtime(wasmtime: &Path, component: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut child = Command::new(wasmtime)
+            .args(["serve", "-Scli", "--addr", &addr])
+            .arg(component)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (stderr, drain) = drain_stderr(&mut child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(&addr).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "`wasmtime serve` did not listen on {addr}: {}",
+                stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         Self {
             child,
             addr,
@@ -370,6 +395,21 @@ impl Drop for Served {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Collects what `child` writes on standard error, on a thread of its own.
+fn drain_stderr(child: &mut Child) -> (Arc<Mutex<String>>, std::thread::JoinHandle<()>) {
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (mut pipe, seen) = (child.stderr.take().unwrap(), stderr.clone());
+    let drain = std::thread::spawn(move || {
+        let mut buf = [0; 8192];
+        while let Ok(n @ 1..) = pipe.read(&mut buf) {
+            seen.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    (stderr, drain)
 }
 
 /// The body of a chunked HTTP/1.1 response (or the body itself).
