@@ -193,11 +193,18 @@ pub(crate) fn compose(
         None => None,
     };
 
+    // Interfaces the import proxy serves in the host's place (its hooked
+    // `wasi:http/types`, see `proxy/reexport.rs`).
+    let reexported: Vec<String> = import_proxy
+        .map(|proxy| proxy.reexports.clone())
+        .unwrap_or_default();
     let target = wiring.graph.graph.instantiate(target_pkg);
     for (name, kind) in target_imports {
         let arg = match (import_node, served(&name).zip(runtime_node)) {
             (_, Some((by, runtime))) => graph::served(&mut wiring, runtime, by, kind)?,
-            (Some(node), _) if wrapped_imports.contains(name.as_str()) => {
+            (Some(node), _)
+                if wrapped_imports.contains(name.as_str()) || reexported.contains(&name) =>
+            {
                 wiring.graph.alias(node, &name)?
             }
             _ => wiring.import(&name, kind)?,

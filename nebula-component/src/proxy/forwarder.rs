@@ -50,6 +50,9 @@ pub(crate) struct Forwarder {
     /// trace context (taking the descriptor and the first parameter; see
     /// `trace_context.rs`), instead of `nebula_span_start`.
     pub start_entry: Option<&'static str>,
+    /// The base's entry point called with the first parameter before the
+    /// call (the hooked constructor's `nebula_outgoing_headers`).
+    pub prelude: Option<&'static str>,
     /// How to read the call's status.
     pub status: StatusProbe,
 }
@@ -159,10 +162,11 @@ pub(crate) fn add_all(
             Some(name) => code.base_func(name)?,
             None => entry.span_start,
         };
+        let prelude = f.prelude.map(|name| code.base_func(name)).transpose()?;
         let body = f.body(
             *import,
             &entry,
-            start,
+            (start, prelude),
             f.handle_code(resolve, sizes, resources),
         );
         let index = code.func(
@@ -210,7 +214,7 @@ impl Forwarder {
         &self,
         import: u32,
         entry: &EntryPoints,
-        span_start: u32,
+        (span_start, prelude): (u32, Option<u32>),
         (before, after): (HandleCode, [HandleCode; 2]),
     ) -> Function {
         use Instruction as I;
@@ -234,6 +238,9 @@ impl Forwarder {
                 body.push(I::LocalGet(0));
             }
             body.extend([I::Call(span_start), I::LocalSet(handle)]);
+        }
+        if let Some(prelude) = prelude {
+            body.extend([I::LocalGet(0), I::Call(prelude)]);
         }
         body.extend(before.code);
         body.extend((0..params).map(I::LocalGet));
@@ -273,6 +280,6 @@ impl Forwarder {
     }
 }
 
-fn core_types(types: &[WasmType]) -> Vec<ValType> {
+pub(crate) fn core_types(types: &[WasmType]) -> Vec<ValType> {
     types.iter().map(|t| super::abi::core_type(*t)).collect()
 }

@@ -19,6 +19,7 @@ mod descriptor;
 mod forwarder;
 mod handles;
 pub(crate) mod module;
+mod reexport;
 mod resources;
 mod runtime;
 mod trace_context;
@@ -65,6 +66,9 @@ pub struct Proxy {
     pub component: Vec<u8>,
     /// The proxy world as WIT text.
     pub wit: String,
+    /// Interfaces the target imports that this (import) proxy serves in
+    /// the host's place (see [`reexport`]).
+    pub reexports: Vec<String>,
 }
 
 impl Proxy {
@@ -93,6 +97,12 @@ impl Proxy {
         if let Some(id) = hooked {
             trace_context::add_header_functions(&mut resolve, id)?;
         }
+        let constructor_hook = match (side, hooked) {
+            (Direction::Import, Some(id)) => {
+                trace_context::add_constructor_hook(&mut resolve, world, id)?
+            }
+            _ => None,
+        };
         let mut sizes = SizeAlign::default();
         sizes
             .fill(&resolve)
@@ -151,9 +161,13 @@ impl Proxy {
                     return_area: return_area(&sizes, func),
                     descriptor,
                     start_entry,
+                    prelude: None,
                     status,
                 });
             }
+        }
+        if let Some(hook) = &constructor_hook {
+            forwarders.push(constructor_forwarder(&resolve, &sizes, hook));
         }
         let mut resources = ResourceTable::collect(
             &resolve,
@@ -161,23 +175,6 @@ impl Proxy {
             plan.wrapped(side)
                 .flat_map(|(_, funcs)| funcs.iter().map(|f| &f.func)),
         );
-
-        // Phase 1: the imports (wrapped functions, resource intrinsics).
-        let mut imports = ImportPhase::new(&base);
-        let imported = forwarder::import_all(&mut imports, &forwarders);
-        resources.import_intrinsics(&mut imports, &resolve, mangling);
-        // Phase 2: the base's code, then the resource helpers and the
-        // forwarders that call them.
-        let mut code = imports.code();
-        resources.add_helpers(&mut code, &resolve, mangling)?;
-        forwarder::add_all(
-            &mut code,
-            &forwarders,
-            &imported,
-            &resolve,
-            &sizes,
-            &resources,
-        )?;
 
         // The base's imports by plain name, with their canonical (`@0.1`
         // for `@0.1.0`) names that the standard mangling uses.
@@ -210,6 +207,51 @@ impl Proxy {
             };
             (format!("cm32p2|{module}"), name)
         };
+        // Phase 1: the imports (wrapped functions, resource intrinsics).
+        let mut imports = ImportPhase::new(&base);
+        let imported = forwarder::import_all(&mut imports, &forwarders);
+        resources.import_intrinsics(&mut imports, &resolve, mangling);
+        if let Some(hook) = &constructor_hook {
+            // The re-exported instance offers what the target imports, so
+            // the proxy imports all of it (an encoder trims an import to
+            // the functions the module imports).
+            let mut have: std::collections::HashSet<(String, String)> =
+                forwarders.iter().map(|f| f.import.clone()).collect();
+            have.extend(base.imports().map(|(module, name)| rename(module, name)));
+            let WorldKey::Interface(types) = hook.types else {
+                return Err(Error::bug("the hooked `wasi:http/types` is not an interface"));
+            };
+            for func in resolve.interfaces[types].functions.values() {
+                let name = resolve.wasm_import_name(
+                    mangling,
+                    WasmImport::Func {
+                        interface: Some(&hook.types),
+                        func,
+                    },
+                );
+                if have.insert(name.clone()) {
+                    let sig = resolve.wasm_signature(AbiVariant::GuestImport, func);
+                    imports.func(
+                        name,
+                        &forwarder::core_types(&sig.params),
+                        &forwarder::core_types(&sig.results),
+                    );
+                }
+            }
+        }
+        // Phase 2: the base's code, then the resource helpers and the
+        // forwarders that call them.
+        let mut code = imports.code();
+        resources.add_helpers(&mut code, &resolve, mangling)?;
+        forwarder::add_all(
+            &mut code,
+            &forwarders,
+            &imported,
+            &resolve,
+            &sizes,
+            &resources,
+        )?;
+
         let memory = resolve.wasm_export_name(mangling, WasmExport::Memory);
         let realloc = resolve.wasm_export_name(mangling, WasmExport::Realloc);
         let export = |kind, name: &str| match (kind, name) {
@@ -223,10 +265,64 @@ impl Proxy {
             export: &export,
         };
         let module = code.finish(&names)?;
+        let mut component = encode_component(module, &resolve, world, Names::Standard, "proxy")?;
+        let mut reexports = Vec::new();
+        if let Some(hook) = &constructor_hook {
+            component = reexport::append(&component, hook)?;
+            reexports.push(hook.types_name.clone());
+        }
         Ok(Proxy {
-            component: encode_component(module, &resolve, world, Names::Standard, "proxy")?,
+            component,
             wit: world::print(&resolve, world),
+            reexports,
         })
+    }
+}
+
+/// The forwarder of the import proxy's hooked constructor: the host's
+/// `[constructor]outgoing-request`, exported as the hook interface's
+/// function, with the trace context headers added first.
+fn constructor_forwarder(
+    resolve: &wit_parser::Resolve,
+    sizes: &SizeAlign,
+    hook: &trace_context::ConstructorHook,
+) -> Forwarder {
+    let interface_of = |key: &WorldKey| match key {
+        WorldKey::Interface(id) => *id,
+        WorldKey::Name(_) => unreachable!("hook interfaces are named"),
+    };
+    let host = &resolve.interfaces[interface_of(&hook.types)].functions[trace_context::CONSTRUCTOR];
+    let own = &resolve.interfaces[interface_of(&hook.hook)].functions[trace_context::HOOK_FUNC];
+    let lowered = resolve.wasm_signature(AbiVariant::GuestImport, host);
+    let export_name = |kind| {
+        resolve.wasm_export_name(
+            MANGLING,
+            WasmExport::Func {
+                interface: Some(&hook.hook),
+                func: own,
+                kind,
+            },
+        )
+    };
+    Forwarder {
+        import: resolve.wasm_import_name(
+            MANGLING,
+            WasmImport::Func {
+                interface: Some(&hook.types),
+                func: host,
+            },
+        ),
+        export: export_name(WasmExportKind::Normal),
+        post_return: export_name(WasmExportKind::PostReturn),
+        status: StatusProbe::new(resolve, sizes, host, lowered.retptr),
+        lowered,
+        lifted: resolve.wasm_signature(AbiVariant::GuestExport, own),
+        params: own.params.iter().map(|p| p.ty).collect(),
+        result: own.result,
+        return_area: return_area(sizes, host),
+        descriptor: None,
+        start_entry: None,
+        prelude: Some(trace_context::CONSTRUCTOR_PRELUDE),
     }
 }
 

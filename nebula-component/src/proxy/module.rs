@@ -99,6 +99,20 @@ impl<'a> Prebuilt<'a> {
         Ok(rt)
     }
 
+    /// The module's imports, as (module, name).
+    pub fn imports(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        let bytes = self.bytes;
+        Parser::new(0)
+            .parse_all(bytes)
+            .filter_map(|payload| match payload {
+                Ok(Payload::ImportSection(imports)) => Some(imports),
+                _ => None,
+            })
+            .flat_map(|imports| imports.into_imports())
+            .filter_map(|import| import.ok())
+            .map(|import| (import.module, import.name))
+    }
+
     /// Where an added data segment starts: just past the module's memory.
     pub fn data_base(&self) -> u32 {
         (self.memory_pages * PAGE) as u32

@@ -16,7 +16,9 @@
 //! `Resolve`, in the version the target imports; the output's one import
 //! of the interface then carries them too (`compose/shared.rs`).
 
-use wit_parser::{Function, InterfaceId, Resolve, Type, TypeDefKind, WorldKey};
+use wit_parser::{
+    Function, InterfaceId, Resolve, Type, TypeDefKind, WorldId, WorldItem, WorldKey,
+};
 
 use crate::{Direction, Error};
 
@@ -34,12 +36,20 @@ pub(crate) struct ContextHook {
 }
 
 /// Every function whose span starts from the call's trace context.
-const HOOKS: &[ContextHook] = &[ContextHook {
-    interface: "wasi:http/incoming-handler",
-    func: "handle",
-    side: Direction::Export,
-    entry: "nebula_span_start_incoming",
-}];
+const HOOKS: &[ContextHook] = &[
+    ContextHook {
+        interface: "wasi:http/incoming-handler",
+        func: "handle",
+        side: Direction::Export,
+        entry: "nebula_span_start_incoming",
+    },
+    ContextHook {
+        interface: "wasi:http/outgoing-handler",
+        func: "handle",
+        side: Direction::Import,
+        entry: "nebula_span_start_outgoing",
+    },
+];
 
 /// The hook of `func` of interface `key` on `side`, if it has one: the
 /// `wasi:http` 0.2 function whose first parameter is the request handle.
@@ -103,13 +113,111 @@ fn header_wit(version: &str) -> String {
 interface types {{
     type field-key = string;
     type field-value = list<u8>;
+    variant header-error {{
+        invalid-syntax,
+        forbidden,
+        immutable,
+    }}
     resource fields {{
         get: func(name: field-key) -> list<field-value>;
+        has: func(name: field-key) -> bool;
+        set: func(name: field-key, value: list<field-value>) -> result<_, header-error>;
     }}
     resource incoming-request {{
+        headers: func() -> fields;
+    }}
+    resource outgoing-request {{
         headers: func() -> fields;
     }}
 }}
 "
     )
+}
+
+/// The `wasi:http/types` function an import proxy serves itself, so the
+/// requests the guest constructs carry the client span's `traceparent`.
+pub(crate) const CONSTRUCTOR: &str = "[constructor]outgoing-request";
+
+/// The base's entry point the hooked constructor calls with the headers
+/// first.
+pub(crate) const CONSTRUCTOR_PRELUDE: &str = "nebula_outgoing_headers";
+
+/// An import proxy's hooked `[constructor]outgoing-request`: it exports
+/// `nebula:http-hooks/request-hooks#construct-outgoing-request` (the
+/// host's constructor after `nebula_outgoing_headers`), and
+/// [`super::reexport`] makes of it, with everything else of the host's
+/// `wasi:http/types`, the instance the target imports instead.
+pub(crate) struct ConstructorHook {
+    /// The target's `wasi:http/types` and its world key.
+    pub types: WorldKey,
+    /// Its name as the component imports it (`wasi:http/types@0.2.0`).
+    pub types_name: String,
+    /// The hook interface, exported by the proxy.
+    pub hook: WorldKey,
+    /// Its exported name.
+    pub hook_name: String,
+}
+
+/// The hook's function in the hook interface.
+pub(crate) const HOOK_FUNC: &str = "construct-outgoing-request";
+
+/// Adds the constructor hook to the import proxy `world` when the target
+/// constructs outgoing requests: `hooked` is the wrapped
+/// `wasi:http/outgoing-handler`, whose package's `types` the target imports.
+pub(crate) fn add_constructor_hook(
+    resolve: &mut Resolve,
+    world: WorldId,
+    hooked: InterfaceId,
+) -> Result<Option<ConstructorHook>, Error> {
+    let Some(package) = resolve.interfaces[hooked].package else {
+        return Ok(None);
+    };
+    let Some(&types) = resolve.packages[package].interfaces.get("types") else {
+        return Ok(None);
+    };
+    let types_key = WorldKey::Interface(types);
+    if !resolve.worlds[world].imports.contains_key(&types_key)
+        || !resolve.interfaces[types].functions.contains_key(CONSTRUCTOR)
+    {
+        return Ok(None);
+    }
+    let version = resolve.packages[package]
+        .name
+        .version
+        .as_ref()
+        .map(|v| format!("@{v}"))
+        .unwrap_or_default();
+    let source = format!(
+        "package nebula:http-hooks@0.1.0;
+
+/// What an import proxy serves in place of the host's `wasi:http/types`.
+interface request-hooks {{
+    use wasi:http/types{version}.{{fields, outgoing-request}};
+    /// The host's `[constructor]outgoing-request`, the trace context
+    /// headers added first.
+    {HOOK_FUNC}: func(headers: fields) -> outgoing-request;
+}}
+"
+    );
+    let pkg = resolve
+        .push_str("nebula-http-hooks.wit", &source)
+        .map_err(|e| Error::internal("the request hook's WIT", e))?;
+    let hook = resolve.packages[pkg].interfaces["request-hooks"];
+    let hook_key = WorldKey::Interface(hook);
+    resolve.worlds[world].exports.insert(
+        hook_key.clone(),
+        WorldItem::Interface {
+            id: hook,
+            stability: Default::default(),
+            external_id: None,
+            docs: Default::default(),
+            span: Default::default(),
+        },
+    );
+    Ok(Some(ConstructorHook {
+        types_name: resolve.name_world_key(&types_key),
+        hook_name: resolve.name_world_key(&hook_key),
+        types: types_key,
+        hook: hook_key,
+    }))
 }

@@ -174,6 +174,17 @@ fn the_http_guest_exporting_over_otlp_sends_its_own_spans() {
         server.parent_span_id.is_empty(),
         "no traceparent: a new trace"
     );
+    // The upstream the guest called got a `traceparent` naming the
+    // guest's client span (set by the output where the guest constructed
+    // the request; `nebula serve` only adds one to a request without).
+    // (The plain guest's request came first.)
+    let sent = upstream.requests();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(
+        sent[1].traceparent.as_deref(),
+        Some(format!("00-{}-{}-01", hex(&client.trace_id), hex(&client.span_id)).as_str()),
+        "{sent:?}"
+    );
     assert!(server.start_time_unix_nano <= client.start_time_unix_nano);
     assert!(client.end_time_unix_nano <= server.end_time_unix_nano);
     assert_ne!(

@@ -149,6 +149,12 @@ fn is_valid_id(id: &str) -> bool {
     !id.is_empty() && id.bytes().any(|b| b != b'0')
 }
 
+/// Whether two strings are equal, byte by byte (`==` would call `memcmp`,
+/// which no host provides).
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
 fn is_valid_context(context: &SpanContext) -> bool {
     is_valid_id(&context.trace_id) && is_valid_id(&context.span_id)
 }
@@ -343,15 +349,29 @@ impl Guest for Runtime {
     /// span under an unsampled parent); -1 for the calls nested in that
     /// one, and when too many spans are open.
     fn start(descriptor: u32) -> i32 {
-        start_under(descriptor, || None)
+        start_under(descriptor, || None, None)
     }
 
     /// `start`, with the call's own W3C trace context as the remote parent
     /// where `start` would begin a new trace.
     fn start_remote(descriptor: u32, traceparent: String, tracestate: String) -> i32 {
-        start_under(descriptor, || {
-            trace_context::parse(&traceparent, &tracestate)
-        })
+        start_under(
+            descriptor,
+            || trace_context::parse(&traceparent, &tracestate),
+            None,
+        )
+    }
+
+    /// The header values naming a span id reserved for the next client
+    /// span (see `trace_context::reserve`).
+    fn reserve_traceparent() -> (String, String) {
+        trace_context::reserve()
+    }
+
+    /// `start`, taking the span id the request's `traceparent` names when
+    /// it was reserved.
+    fn start_client(descriptor: u32, traceparent: String) -> i32 {
+        start_under(descriptor, || None, trace_context::take_reserved(&traceparent))
     }
 
     /// Ends the span `handle` names with the status the forwarder observed.
@@ -401,33 +421,44 @@ impl Guest for Runtime {
     }
 }
 
+/// The parent of a span starting now: the innermost open entry's context,
+/// or the host's at the root (or when `ask_host`), or there `remote` when
+/// the host's is invalid; `None` nested under an unsampled entry.
+fn parent_now(ask_host: bool, remote: impl FnOnce() -> Option<SpanContext>) -> Option<SpanContext> {
+    match top() {
+        Some(top) if top.entry == Entry::Unsampled && !ask_host => None,
+        Some(top) if !ask_host => Some(top.context.clone()),
+        _ => {
+            let host = host_span_context();
+            Some(match top() {
+                None if !is_valid_context(&host) => remote().unwrap_or(host),
+                _ => host,
+            })
+        }
+    }
+}
+
 /// Starts a span for the function `descriptor` describes (see
 /// [`Guest::start`]); `remote` is the call's own trace context, the parent
-/// when the stack is empty and the host's context is invalid.
+/// when the stack is empty and the host's context is invalid; `reserved`,
+/// the (trace id, span id) `reserve-traceparent` handed out for it.
 #[allow(static_mut_refs)]
-fn start_under(descriptor: u32, remote: impl FnOnce() -> Option<SpanContext>) -> i32 {
+fn start_under(
+    descriptor: u32,
+    remote: impl FnOnce() -> Option<SpanContext>,
+    reserved: Option<(String, String)>,
+) -> i32 {
     let depth = depth();
     if depth >= MAX_OPEN {
         return -1;
     }
     let kind = unsafe { (*(descriptor as *const Descriptor)).kind };
     let ask_host = kind & ASK_HOST_FOR_PARENT != 0;
-    let parent = match top() {
-        Some(top) if top.entry == Entry::Unsampled && !ask_host => {
-            // Nested in a call under an unsampled parent: no span, no
-            // host call, no entry (the one below keeps the context
-            // for the calls inside), and no `end` call (the proxy
-            // skips it for -1).
-            return -1;
-        }
-        Some(top) if !ask_host => top.context.clone(),
-        _ => {
-            let host = host_span_context();
-            match top() {
-                None if !is_valid_context(&host) => remote().unwrap_or(host),
-                _ => host,
-            }
-        }
+    let Some(parent) = parent_now(ask_host, remote) else {
+        // Nested in a call under an unsampled parent: no span, no host
+        // call, no entry (the one below keeps the context for the calls
+        // inside), and no `end` call (the proxy skips it for -1).
+        return -1;
     };
     let valid = is_valid_context(&parent);
     if valid && !parent.trace_flags.contains(TraceFlags::SAMPLED) {
@@ -438,18 +469,24 @@ fn start_under(descriptor: u32, remote: impl FnOnce() -> Option<SpanContext>) ->
         // without asking the host again.
         return push(Entry::Unsampled, parent, String::new(), NO_TIME);
     }
+    // A span id `reserve-traceparent` handed out for this span (in the
+    // trace it starts in) is its id.
+    let (reserved_trace, span_id) = match reserved {
+        Some((trace, span)) if !valid || same(&trace, &parent.trace_id) => (Some(trace), span),
+        _ => (None, hex(&[next_random()])),
+    };
     let context = if valid {
         SpanContext {
             trace_id: parent.trace_id,
-            span_id: hex(&[next_random()]),
+            span_id,
             trace_flags: parent.trace_flags,
             is_remote: false,
             trace_state: parent.trace_state,
         }
     } else {
         SpanContext {
-            trace_id: hex(&[next_random(), next_random()]),
-            span_id: hex(&[next_random()]),
+            trace_id: reserved_trace.unwrap_or_else(|| hex(&[next_random(), next_random()])),
+            span_id,
             trace_flags: TraceFlags::SAMPLED,
             is_remote: false,
             trace_state: Vec::new(),
