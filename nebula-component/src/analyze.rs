@@ -438,7 +438,7 @@ fn keep_type_links(
 }
 
 /// A type of interface `id` that no function signature of it reaches.
-fn type_unused_by_functions(resolve: &Resolve, id: InterfaceId) -> Option<&str> {
+pub(crate) fn type_unused_by_functions(resolve: &Resolve, id: InterfaceId) -> Option<&str> {
     let iface = &resolve.interfaces[id];
     let used: std::collections::HashSet<_> =
         reachable(resolve, iface.functions.values().flat_map(signature)).collect();

@@ -87,13 +87,17 @@ fn boundary_of(
         runtime_here(runtime, flavor, finish)?.as_deref(),
         runtime.served(),
     )?;
-    let wit = [import_proxy, export_proxy]
-        .into_iter()
-        .flatten()
-        .map(|p| p.wit)
+    let proxies: Vec<Proxy> = [import_proxy, export_proxy].into_iter().flatten().collect();
+    let wit = proxies
+        .iter()
+        .map(|p| p.wit.as_str())
         .collect::<Vec<_>>()
         .join("\n");
-    Ok((composed, plan.report(wit)))
+    let mut report = plan.report(wit);
+    report
+        .skipped
+        .extend(proxies.iter().flat_map(|p| p.notes.iter().cloned()));
+    Ok((composed, report))
 }
 
 /// Instruments each inner component of a composition and re-composes them:

@@ -69,6 +69,8 @@ pub struct Proxy {
     /// Interfaces the target imports that this (import) proxy serves in
     /// the host's place (see [`reexport`]).
     pub reexports: Vec<String>,
+    /// What the report says of the trace context the proxy propagates.
+    pub notes: Vec<String>,
 }
 
 impl Proxy {
@@ -219,7 +221,9 @@ impl Proxy {
                 forwarders.iter().map(|f| f.import.clone()).collect();
             have.extend(base.imports().map(|(module, name)| rename(module, name)));
             let WorldKey::Interface(types) = hook.types else {
-                return Err(Error::bug("the hooked `wasi:http/types` is not an interface"));
+                return Err(Error::bug(
+                    "the hooked `wasi:http/types` is not an interface",
+                ));
             };
             for func in resolve.interfaces[types].functions.values() {
                 let name = resolve.wasm_import_name(
@@ -266,15 +270,23 @@ impl Proxy {
         };
         let module = code.finish(&names)?;
         let mut component = encode_component(module, &resolve, world, Names::Standard, "proxy")?;
-        let mut reexports = Vec::new();
-        if let Some(hook) = &constructor_hook {
-            component = reexport::append(&component, hook)?;
+        let (mut reexports, mut notes) = (Vec::new(), Vec::new());
+        let mut served_hook = None;
+        if let Some(hook) = &constructor_hook
+            && let Some(with_types) = reexport::append(&component, hook)?
+        {
+            component = with_types;
             reexports.push(hook.types_name.clone());
+            served_hook = Some(hook);
+        }
+        if hooked.is_some() {
+            notes.push(trace_context::note(side, served_hook));
         }
         Ok(Proxy {
             component,
             wit: world::print(&resolve, world),
             reexports,
+            notes,
         })
     }
 }

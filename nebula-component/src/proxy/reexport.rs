@@ -43,13 +43,23 @@ use crate::Error;
 const HOOK_IMPORT: &str = "hook";
 
 /// `component` (the encoded import proxy) with the instance appended and
-/// exported as `hook.types_name`.
-pub(crate) fn append(component: &[u8], hook: &ConstructorHook) -> Result<Vec<u8>, Error> {
+/// exported as `hook.types_name`; `None` when the proxy's view of the host
+/// instance lacks a type the target's declares (an encoder keeps only the
+/// types the proxy's functions use), so the target keeps the host's.
+pub(crate) fn append(component: &[u8], hook: &ConstructorHook) -> Result<Option<Vec<u8>>, Error> {
     let outer = Validator::new_with_features(WasmFeatures::all())
         .validate_all(component)
         .map_err(|e| Error::internal("validating the import proxy", e))?;
     let outer = outer.as_ref();
     let layout = Layout::read(component, &hook.types_name, &hook.hook_name)?;
+    let host_type = &outer[outer.component_instance_at(layout.host_instance)];
+    if hook
+        .required_types
+        .iter()
+        .any(|name| !host_type.exports.contains_key(name.as_str()))
+    {
+        return Ok(None);
+    }
 
     let shim = shim_component(&layout, &hook.types_name)?;
 
@@ -68,7 +78,11 @@ pub(crate) fn append(component: &[u8], hook: &ConstructorHook) -> Result<Vec<u8>
         .iter()
         .map(|(name, kind, index)| (Cow::Borrowed(name.as_str()), *kind, *index))
         .collect();
-    args.push((Cow::Borrowed(HOOK_IMPORT), ComponentExportKind::Func, hook_func));
+    args.push((
+        Cow::Borrowed(HOOK_IMPORT),
+        ComponentExportKind::Func,
+        hook_func,
+    ));
     let mut instance = ComponentInstanceSection::new();
     instance.instantiate(outer.component_count(), args);
     let mut export = ComponentExportSection::new();
@@ -88,7 +102,7 @@ pub(crate) fn append(component: &[u8], hook: &ConstructorHook) -> Result<Vec<u8>
         section.encode(&mut out);
     }
     crate::compose::validate(&out)?;
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// The shim component: the proxy's imports (its leading sections), the

@@ -16,9 +16,7 @@
 //! `Resolve`, in the version the target imports; the output's one import
 //! of the interface then carries them too (`compose/shared.rs`).
 
-use wit_parser::{
-    Function, InterfaceId, Resolve, Type, TypeDefKind, WorldId, WorldItem, WorldKey,
-};
+use wit_parser::{Function, InterfaceId, Resolve, Type, TypeDefKind, WorldId, WorldItem, WorldKey};
 
 use crate::{Direction, Error};
 
@@ -134,6 +132,27 @@ interface types {{
     )
 }
 
+/// The report's line on what a proxy with a hook propagates.
+pub(crate) fn note(side: Direction, constructor: Option<&ConstructorHook>) -> String {
+    match (side, constructor) {
+        (Direction::Export, _) => "`wasi:http/incoming-handler#handle`: its server span continues \
+             the request's `traceparent` (and `tracestate`) when the host offers no span context"
+            .into(),
+        (Direction::Import, Some(hook)) => format!(
+            "`{}`: served to the component by its import proxy (the host's resources and \
+             functions, but `[constructor]outgoing-request` adds a `traceparent` naming the \
+             client span of sending the request, and the trace's `tracestate`, unless the \
+             component set them)",
+            hook.types_name
+        ),
+        (Direction::Import, None) => "`wasi:http/outgoing-handler#handle`: the requests the \
+             component sends carry no `traceparent` from the output (it constructs none \
+             through `wasi:http/types`, or its view of that interface has types the proxy \
+             cannot offer)"
+            .into(),
+    }
+}
+
 /// The `wasi:http/types` function an import proxy serves itself, so the
 /// requests the guest constructs carry the client span's `traceparent`.
 pub(crate) const CONSTRUCTOR: &str = "[constructor]outgoing-request";
@@ -156,6 +175,9 @@ pub(crate) struct ConstructorHook {
     pub hook: WorldKey,
     /// Its exported name.
     pub hook_name: String,
+    /// The type names the target's view of `wasi:http/types` declares,
+    /// which the served instance must offer.
+    pub required_types: Vec<String>,
 }
 
 /// The hook's function in the hook interface.
@@ -177,7 +199,9 @@ pub(crate) fn add_constructor_hook(
     };
     let types_key = WorldKey::Interface(types);
     if !resolve.worlds[world].imports.contains_key(&types_key)
-        || !resolve.interfaces[types].functions.contains_key(CONSTRUCTOR)
+        || !resolve.interfaces[types]
+            .functions
+            .contains_key(CONSTRUCTOR)
     {
         return Ok(None);
     }
@@ -199,6 +223,7 @@ interface request-hooks {{
 }}
 "
     );
+    let required_types = resolve.interfaces[types].types.keys().cloned().collect();
     let pkg = resolve
         .push_str("nebula-http-hooks.wit", &source)
         .map_err(|e| Error::internal("the request hook's WIT", e))?;
@@ -219,5 +244,6 @@ interface request-hooks {{
         hook_name: resolve.name_world_key(&hook_key),
         types: types_key,
         hook: hook_key,
+        required_types,
     }))
 }

@@ -121,6 +121,16 @@ fn the_http_guest_exporting_over_otlp_sends_its_own_spans() {
         "{:#?}",
         out.report.skipped
     );
+    // The report says what the proxies propagate.
+    let notes = out.report.skipped.join("\n");
+    assert!(
+        notes.contains("`wasi:http/incoming-handler#handle`: its server span continues"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("`[constructor]outgoing-request` adds a `traceparent`"),
+        "{notes}"
+    );
     let instrumented = dir.join("http.instrumented.wasm");
     std::fs::write(&instrumented, &out.component).unwrap();
     let (plain_trace, traced_trace) = (dir.join("plain.json"), dir.join("traced.json"));

@@ -371,7 +371,11 @@ impl Guest for Runtime {
     /// `start`, taking the span id the request's `traceparent` names when
     /// it was reserved.
     fn start_client(descriptor: u32, traceparent: String) -> i32 {
-        start_under(descriptor, || None, trace_context::take_reserved(&traceparent))
+        start_under(
+            descriptor,
+            || None,
+            trace_context::take_reserved(&traceparent),
+        )
     }
 
     /// Ends the span `handle` names with the status the forwarder observed.
