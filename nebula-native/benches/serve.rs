@@ -76,6 +76,7 @@ fn measure(component: &std::path::Path, trace: &std::path::Path) -> anyhow::Resu
         env: Vec::new(),
         outgoing_http: OutgoingHttp::Deny,
         limits: ServeLimits::default(),
+        sampler: Default::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

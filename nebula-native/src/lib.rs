@@ -11,6 +11,7 @@
 //!   WAVE, and `nebula serve`;
 //! - [`span_types`]: the `wasi:otel` span types, a leaf both the host and
 //!   the exporters use;
+//! - [`sampler`]: head sampling of the roots the host opens;
 //! - [`traceparent`]: W3C `traceparent` values;
 //! - [`validate`]: validation with the function bodies on every core;
 //! - [`engine`]: the one wasmtime configuration (precompiled `nebula.wasm`,
@@ -22,6 +23,7 @@ pub mod host;
 pub mod invoke;
 pub mod nebula_wasm;
 pub mod run;
+pub mod sampler;
 pub mod serve;
 pub mod span_types;
 pub mod traceparent;

@@ -9,6 +9,7 @@
 //! - a trap ends every span still open with status `error("trap: …")`
 //!   ([`OtelHost::end_open_spans`]), and they are exported like the others.
 
+use crate::sampler::Sampler;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -39,6 +40,8 @@ pub struct RunOptions {
     pub env: Vec<(String, String)>,
     /// The remote parent of the run, if any (then no root span).
     pub remote_parent: Option<SpanContext>,
+    /// Whether the root span's trace is sampled (see [`crate::sampler`]).
+    pub sampler: Sampler,
 }
 
 /// Why a run did not happen or did not finish.
@@ -95,7 +98,8 @@ pub fn run(options: &RunOptions, sink: SpanSink, out: &mut dyn Write) -> Result<
         )))
     })?;
 
-    let mut otel = OtelHost::with_sink(sink, options.remote_parent.clone());
+    let mut otel = OtelHost::with_sink(sink, options.remote_parent.clone())
+        .with_sampler(options.sampler.clone());
     let root = options.remote_parent.is_none().then(|| {
         otel.start_span(
             &format!("run {}", options.name),

@@ -89,6 +89,7 @@ use crate::export::SpanSink;
 use crate::host::otel::{HostSpan, KeyValue, OtelHost, SpanKind, Status};
 use crate::host::state::{self, HostState, MemoryLimit, MemoryLimitExceeded, Mode, OutgoingHttp};
 use crate::run::{json_string, trap_message};
+use crate::sampler::Sampler;
 use crate::traceparent;
 
 /// How often the epoch advances: a running guest yields to the executor
@@ -108,6 +109,8 @@ pub struct ServeOptions {
     pub outgoing_http: OutgoingHttp,
     /// Timeouts and resource limits.
     pub limits: ServeLimits,
+    /// Which requests' traces are sampled (see [`crate::sampler`]).
+    pub sampler: Sampler,
 }
 
 /// The bounds `nebula serve` keeps every request in (see the module docs).
@@ -148,6 +151,7 @@ struct Server {
     outgoing_http: OutgoingHttp,
     limits: ServeLimits,
     sink: SpanSink,
+    sampler: Sampler,
     /// Slots for running guests.
     slots: Arc<Semaphore>,
     /// Set past the shutdown deadline: running guests stop.
@@ -198,6 +202,7 @@ pub async fn serve(
         outgoing_http: options.outgoing_http,
         limits,
         sink,
+        sampler: options.sampler.clone(),
         slots: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
         stop_guests: guests_stopping,
         in_flight,
@@ -379,7 +384,8 @@ impl Server {
             .and_then(|v| traceparent::parse(v).ok());
         let method = req.method().to_string();
         let path = req.uri().path().to_string();
-        let mut otel = OtelHost::with_sink(self.sink.clone(), remote_parent);
+        let mut otel = OtelHost::with_sink(self.sink.clone(), remote_parent)
+            .with_sampler(self.sampler.clone());
         let span = otel.start_span(
             &format!("{method} {path}"),
             SpanKind::Server,

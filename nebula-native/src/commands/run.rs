@@ -79,6 +79,10 @@ impl Run {
             Ok(cx) => cx,
             Err(e) => return Ok(usage_error(&e)),
         };
+        let sampler = match self.telemetry.sampler() {
+            Ok(sampler) => sampler,
+            Err(e) => return Ok(usage_error(&e)),
+        };
         let name = run::component_name(&self.component);
         let exporter = self.telemetry.start(&name)?;
         let options = RunOptions {
@@ -89,6 +93,7 @@ impl Run {
             dirs: self.dir,
             env: self.env,
             remote_parent,
+            sampler,
         };
         let mut stdout = std::io::stdout().lock();
         let result = run::run(&options, exporter.sink(), &mut stdout);
@@ -118,7 +123,7 @@ impl Run {
 }
 
 /// Prints `message` as a usage error; exit status 2.
-fn usage_error(message: &str) -> ExitCode {
+pub(super) fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(2)
 }

@@ -90,6 +90,8 @@ Examples:
   curl -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' localhost:8080/
   OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 nebula serve out/handler.instrumented.wasm
   nebula serve handler.wasm --request-timeout 5s --max-concurrent 16 --max-memory 64MiB
+  # Keep a quarter of the traces (or OTEL_TRACES_SAMPLER=parentbased_traceidratio, _ARG=0.25)
+  nebula serve out/handler.instrumented.wasm --sample 0.25
 
 Exit status:
   0 after Ctrl-C, 1 when the component cannot be served, 2 for usage errors";
@@ -97,6 +99,10 @@ Exit status:
 impl Serve {
     /// Serves until interrupted.
     pub fn exec(self) -> anyhow::Result<ExitCode> {
+        let sampler = match self.telemetry.sampler() {
+            Ok(sampler) => sampler,
+            Err(e) => return Ok(super::run::usage_error(&e)),
+        };
         let name = nebula_native::run::component_name(&self.component);
         let exporter = self.telemetry.start(&name)?;
         let options = ServeOptions {
@@ -115,6 +121,7 @@ impl Serve {
                 max_memory: usize::try_from(self.max_memory).unwrap_or(usize::MAX),
                 shutdown_timeout: self.shutdown_timeout,
             },
+            sampler,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

@@ -8,6 +8,7 @@ use nebula_native::export::{
     CollectorConfig, DEFAULT_QUEUE_CAPACITY, ExportConfig, Exporter, Resource,
 };
 use nebula_native::host::otel::SpanContext;
+use nebula_native::sampler::Sampler;
 use nebula_native::traceparent;
 
 /// Exporter options.
@@ -35,6 +36,12 @@ pub struct Telemetry {
     /// else the component's name)
     #[arg(long, value_name = "NAME")]
     pub service_name: Option<String>,
+
+    /// Sample this share (0 to 1) of the traces the host starts; a request
+    /// with a `traceparent` follows its sampled flag (default:
+    /// OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, else every trace)
+    #[arg(long, value_name = "RATIO")]
+    pub sample: Option<f64>,
 }
 
 impl Telemetry {
@@ -60,6 +67,14 @@ impl Telemetry {
             queue_capacity: self.queue_size,
             resource: Resource { service_name },
         }))
+    }
+}
+
+impl Telemetry {
+    /// The sampler `--sample` or the `OTEL_TRACES_SAMPLER` variables ask
+    /// for; the error names the bad value.
+    pub fn sampler(&self) -> Result<Sampler, String> {
+        Sampler::configured(self.sample, |k| std::env::var(k).ok())
     }
 }
 

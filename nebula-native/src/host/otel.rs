@@ -46,6 +46,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::export::SpanSink;
+use crate::sampler::Sampler;
 
 use crate::span_types::bindings;
 use bindings::wasi::otel::tracing;
@@ -120,6 +121,7 @@ pub struct OtelHost {
     remote_parent: Option<SpanContext>,
     sink: Option<SpanSink>,
     misnested: u64,
+    sampler: Sampler,
 }
 
 impl OtelHost {
@@ -140,6 +142,13 @@ impl OtelHost {
             sink: Some(sink),
             ..Self::default()
         }
+    }
+
+    /// Decides with `sampler` whether the spans the host opens at the root
+    /// are sampled (by default: the parent's decision, else sampled).
+    pub fn with_sampler(mut self, sampler: Sampler) -> Self {
+        self.sampler = sampler;
+        self
     }
 
     /// The active span contexts, bottom first.
@@ -171,7 +180,8 @@ impl OtelHost {
     }
 
     /// Opens a span of the host's own, child of the current span (or the
-    /// root of a new, sampled trace), and pushes it on the stack.
+    /// root of a new trace), and pushes it on the stack; at the root, the
+    /// sampler decides whether it is sampled.
     pub fn start_span(
         &mut self,
         name: &str,
@@ -179,7 +189,18 @@ impl OtelHost {
         attributes: Vec<KeyValue>,
     ) -> HostSpan {
         let parent = self.current();
-        let context = child_context(&parent);
+        let mut context = child_context(&parent);
+        if self.stack.is_empty() {
+            // A root: head sampling decides its flags, which every span of
+            // its trace follows.
+            let sampled = self.sampler.samples(&parent, &context.trace_id);
+            // (`sampled` is the only trace flag.)
+            context.trace_flags = if sampled {
+                TraceFlags::SAMPLED
+            } else {
+                TraceFlags::empty()
+            };
+        }
         self.push(
             context.clone(),
             Some(HostMeta {

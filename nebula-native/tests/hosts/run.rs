@@ -368,3 +368,37 @@ fn many_spans_run_in_bounded_memory() {
     let dropped = count("dropped (queue full)");
     assert_eq!(exported + dropped, 200_001, "{stats}");
 }
+
+/// `OTEL_TRACES_SAMPLER=always_off`: the command runs as before and no span
+/// of its trace is exported (the guest makes none under the unsampled
+/// root); a bad sampler is a usage error that names it.
+#[test]
+fn an_unsampled_run_exports_nothing_and_bad_samplers_are_usage_errors() {
+    let dir = scratch("unsampled");
+    let instrumented = instrument(fixtures::CLI, &dir, OtelFlavor::Inner);
+    let trace = dir.join("trace.json");
+    let traced = nebula(&[
+        "run",
+        "--trace-file",
+        trace.to_str().unwrap(),
+        instrumented.to_str().unwrap(),
+        "a",
+    ])
+    .env("OTEL_TRACES_SAMPLER", "always_off")
+    .output()
+    .unwrap();
+    assert!(traced.status.success(), "{}", stderr(&traced));
+    assert_eq!(stdout(&traced), "hello from nebula: [a]\n");
+    assert!(spans_of_file(&trace).is_empty());
+    assert!(stderr(&traced).is_empty(), "no tree: {}", stderr(&traced));
+
+    let out = run(&["run", "--sample", "1.5", fixtures::CLI]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--sample `1.5`"), "{}", stderr(&out));
+    let out = nebula(&["run", fixtures::CLI])
+        .env("OTEL_TRACES_SAMPLER", "sometimes")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("`sometimes`"), "{}", stderr(&out));
+}

@@ -195,3 +195,79 @@ fn serve_denies_outgoing_requests_when_asked() {
         request_lines(&upstream)
     );
 }
+
+/// `--sample 0.25` over 4,000 requests: about a quarter of the traces are
+/// exported, each whole (the host's server span and the guest's span under
+/// it), and no span of an unsampled trace; a sampled `traceparent` is
+/// always followed, an unsampled one never.
+#[test]
+fn serve_samples_a_share_of_the_traces_and_exports_them_whole() {
+    use std::collections::HashMap;
+
+    const REQUESTS: usize = 4000;
+    let dir = scratch("sample");
+    let instrumented = instrument(guests::HTTP, &dir, OtelFlavor::Inner);
+    let trace = dir.join("trace.json");
+    let served = Served::start(
+        instrumented.to_str().unwrap(),
+        &trace,
+        &["--sample", "0.25"],
+    );
+    std::thread::scope(|scope| {
+        for worker in 0..4 {
+            let served = &served;
+            scope.spawn(move || {
+                for _ in 0..REQUESTS / 4 {
+                    let (status, _, body) = served.get("/a", &[]);
+                    assert_eq!(status, "HTTP/1.1 200 OK", "worker {worker}");
+                    assert_eq!(body, "hello GET /a");
+                }
+            });
+        }
+    });
+    let (kept, dropped) = (
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-5bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+    );
+    for tp in [kept, dropped] {
+        assert_eq!(
+            served.get("/b", &[("traceparent", tp)]).0,
+            "HTTP/1.1 200 OK"
+        );
+    }
+    served.stop();
+
+    let spans = spans_of_file(&trace);
+    let mut traces: HashMap<Vec<u8>, Vec<&Span>> = HashMap::new();
+    for span in &spans {
+        traces.entry(span.trace_id.clone()).or_default().push(span);
+    }
+    let followed: Vec<_> = traces
+        .keys()
+        .filter(|id| hex(id).starts_with("4bf92f35") || hex(id).starts_with("5bf92f35"))
+        .map(|id| hex(id))
+        .collect();
+    assert_eq!(followed, ["4bf92f3577b34da6a3ce929d0e0e4736"]);
+    let sampled = traces.len() - 1;
+    let share = sampled as f64 / REQUESTS as f64;
+    assert!(
+        (0.21..=0.29).contains(&share),
+        "{sampled} of {REQUESTS} sampled"
+    );
+    for (id, spans) in &traces {
+        let server = spans.iter().find(|s| s.name.starts_with("GET /"));
+        let handle = spans
+            .iter()
+            .find(|s| s.name == "wasi:http/incoming-handler#handle");
+        match (server, handle) {
+            (Some(server), Some(handle)) if spans.len() == 2 => {
+                assert_eq!(handle.parent_span_id, server.span_id, "{}", hex(id));
+            }
+            _ => panic!("trace {} is not whole: {:?}", hex(id), names_of(spans)),
+        }
+    }
+}
+
+fn names_of(spans: &[&Span]) -> Vec<String> {
+    spans.iter().map(|s| s.name.clone()).collect()
+}

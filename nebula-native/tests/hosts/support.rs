@@ -44,6 +44,8 @@ pub fn nebula(args: &[&str]) -> Command {
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
         "OTEL_SERVICE_NAME",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
     ] {
         cmd.env_remove(var);
     }
