@@ -375,3 +375,13 @@ pub fn ended(events: &[Recorded]) -> Vec<&SpanData> {
         })
         .collect()
 }
+
+/// `wasmtime` on `PATH`, if the machine has the CLI (CI does not build it:
+/// it takes longer than the whole suite), for the tests that run outputs
+/// under it and say `SKIPPED` without it.
+pub fn wasmtime_cli() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("wasmtime"))
+        .find(|candidate| candidate.is_file())
+}

@@ -234,18 +234,9 @@ fn the_report_names_what_the_exporter_adds_and_a_host_flavor_is_refused() -> Res
     Ok(())
 }
 
-/// `wasmtime` on `PATH`, if the machine has the CLI (CI does not build it:
-/// it takes longer than the whole test run).
-fn wasmtime_cli() -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("wasmtime"))
-        .find(|candidate| candidate.is_file())
-}
-
 #[test]
 fn under_the_wasmtime_cli_a_command_exporting_to_stderr_runs_as_the_plain_one() -> Result<()> {
-    let Some(wasmtime) = wasmtime_cli() else {
+    let Some(wasmtime) = nebula_tests::host::wasmtime_cli() else {
         eprintln!("SKIPPED: no `wasmtime` CLI on PATH (install it to run this test)");
         return Ok(());
     };

@@ -203,15 +203,6 @@ fn the_http_guest_exporting_over_otlp_sends_its_own_spans() {
     );
 }
 
-/// `wasmtime` on `PATH`, if the machine has the CLI (CI does not build it:
-/// it takes longer than the whole suite).
-fn wasmtime_cli() -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("wasmtime"))
-        .find(|candidate| candidate.is_file())
-}
-
 /// Under `wasmtime serve` (no `wasi:otel` there), the HTTP guest with
 /// `--export-to stderr` answers as the plain guest and writes one OTLP
 /// JSON line per request, its server span continuing the request's
@@ -222,7 +213,7 @@ fn under_wasmtime_serve_the_http_guest_exporting_to_stderr_continues_the_callers
     use nebula_native::guests;
     use nebula_tests::otlp;
 
-    let Some(wasmtime) = wasmtime_cli() else {
+    let Some(wasmtime) = nebula_tests::host::wasmtime_cli() else {
         eprintln!("SKIPPED: no `wasmtime` CLI on PATH (install it to run this test)");
         return;
     };
